@@ -1,0 +1,3 @@
+export { AppError, isAppError, type AppErrorOptions } from './errors.ts';
+export { createLogger, redact, silentLogger, type Logger, type LoggerOptions } from './logger.ts';
+export { systemClock, type Clock } from './clock.ts';

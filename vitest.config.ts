@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 60_000,
+    hookTimeout: 180_000,
+    // Files that load face models or start browsers are heavy; two at a time matches the 2 cores.
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
