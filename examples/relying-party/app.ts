@@ -1,0 +1,184 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as oidc from 'openid-client';
+
+/**
+ * The sample relying party: "Sign in with FaceID-FHE" with the authorization code flow, PKCE
+ * (S256), state and nonce (openid-client 6), a page with the verified ID token claims, and
+ * RP-initiated logout. Sessions live in memory behind a random, httpOnly cookie.
+ */
+
+export interface RelyingPartyOptions {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** This app's own base URL, e.g. http://localhost:3001 (redirect URI = base + /callback). */
+  baseUrl: string;
+}
+
+interface Pending {
+  codeVerifier: string;
+  state: string;
+  nonce: string;
+  returnTo: string;
+}
+
+interface Session {
+  pending?: Pending;
+  idToken?: string;
+  claims?: Record<string, unknown>;
+  userinfo?: Record<string, unknown>;
+  error?: string;
+}
+
+const COOKIE = 'rp.sid';
+
+const escape = (value: unknown) =>
+  String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+const page = (title: string, body: string) => `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escape(title)} · Sample app</title><link rel="stylesheet" href="/style.css"></head>
+<body><main><h1>${escape(title)}</h1>${body}</main></body></html>`;
+
+const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
+.signin{display:inline-flex;gap:.5rem;align-items:center;background:#2557d6;color:#fff;padding:.75rem 1.25rem;border-radius:8px;text-decoration:none;font-weight:600}
+table{border-collapse:collapse}td,th{border-bottom:1px solid #ccc;padding:.3rem .6rem;text-align:left}code{word-break:break-all}.error{color:#b3261e;font-weight:600}`;
+
+export async function createRelyingParty(options: RelyingPartyOptions) {
+  const issuerUrl = new URL(options.issuer);
+  const insecure = issuerUrl.protocol === 'http:';
+  let configuration: oidc.Configuration | undefined;
+  // Discovery is lazy so the app can start before the IdP; it is retried until it succeeds.
+  const config = async () => {
+    configuration ??= await oidc.discovery(issuerUrl, options.clientId, options.clientSecret, undefined, insecure ? { execute: [oidc.allowInsecureRequests] } : undefined);
+    return configuration;
+  };
+  const sessions = new Map<string, Session>();
+  const redirectUri = new URL('/callback', options.baseUrl).href;
+
+  const sessionOf = (req: IncomingMessage, res: ServerResponse): Session => {
+    const cookie = /(?:^|;\s*)rp\.sid=([\w-]{20,})/.exec(req.headers.cookie ?? '')?.[1];
+    if (cookie && sessions.has(cookie)) return sessions.get(cookie)!;
+    const id = randomBytes(24).toString('base64url');
+    const session: Session = {};
+    sessions.set(id, session);
+    res.setHeader('Set-Cookie', `${COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax`);
+    return session;
+  };
+
+  const send = (res: ServerResponse, status: number, html: string) => {
+    res.writeHead(status, {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'Content-Security-Policy': "default-src 'self'; script-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    });
+    res.end(html);
+  };
+  const redirect = (res: ServerResponse, location: string) => {
+    res.writeHead(303, { Location: location, 'Cache-Control': 'no-store' });
+    res.end();
+  };
+
+  async function startSignIn(session: Session, res: ServerResponse, extra: Record<string, string> = {}, returnTo = '/') {
+    const codeVerifier = oidc.randomPKCECodeVerifier();
+    const pending: Pending = { codeVerifier, state: oidc.randomState(), nonce: oidc.randomNonce(), returnTo };
+    session.pending = pending;
+    const url = oidc.buildAuthorizationUrl(await config(), {
+      redirect_uri: redirectUri,
+      scope: 'openid profile email',
+      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      state: pending.state,
+      nonce: pending.nonce,
+      ...extra,
+    });
+    redirect(res, url.href);
+  }
+
+  function claimsTable(claims: Record<string, unknown>) {
+    const rows = Object.entries(claims).map(([key, value]) => {
+      const shown = key === 'auth_time' || key === 'iat' || key === 'exp' ? `${value} (${new Date(Number(value) * 1000).toISOString()})` : JSON.stringify(value);
+      return `<tr><th>${escape(key)}</th><td><code data-claim="${escape(key)}">${escape(shown)}</code></td></tr>`;
+    });
+    return `<table>${rows.join('')}</table>`;
+  }
+
+  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', options.baseUrl);
+    try {
+      if (url.pathname === '/style.css') {
+        res.writeHead(200, { 'Content-Type': 'text/css' });
+        res.end(STYLE);
+        return;
+      }
+      const session = sessionOf(req, res);
+      if (req.method !== 'GET') {
+        send(res, 405, page('Method not allowed', '<p>Use the links on the page.</p>'));
+        return;
+      }
+      switch (url.pathname) {
+        case '/': {
+          if (session.claims) {
+            send(res, 200, page('You are signed in', `<p>The ID token was verified (signature, issuer, audience, nonce, PKCE). Its claims:</p>
+              <div id="claims">${claimsTable(session.claims)}</div>
+              ${session.userinfo ? `<h2>UserInfo</h2>${claimsTable(session.userinfo)}` : ''}
+              <p><a href="/logout" id="logout">Sign out</a></p>`));
+          } else {
+            const error = session.error ? `<p class="error" id="rp-error">${escape(session.error)}</p>` : '';
+            session.error = undefined;
+            send(res, 200, page('Sample app', `${error}<p>This application has no passwords. Sign in with your face:</p>
+              <p><a class="signin" id="signin" href="/login"><span aria-hidden="true">◉</span> Sign in with FaceID-FHE</a></p>`));
+          }
+          return;
+        }
+        case '/login':
+          await startSignIn(session, res);
+          return;
+        case '/callback': {
+          const pending = session.pending;
+          session.pending = undefined;
+          if (!pending) {
+            session.error = 'This sign-in response was not expected (no sign-in in progress). Please start again.';
+            redirect(res, '/');
+            return;
+          }
+          if (url.searchParams.has('error')) {
+            session.error = `Sign-in failed: ${url.searchParams.get('error')}${url.searchParams.get('error_description') ? ` — ${url.searchParams.get('error_description')}` : ''}`;
+            redirect(res, '/');
+            return;
+          }
+          const tokens = await oidc.authorizationCodeGrant(await config(), url, {
+            pkceCodeVerifier: pending.codeVerifier,
+            expectedState: pending.state,
+            expectedNonce: pending.nonce,
+            idTokenExpected: true,
+          });
+          const claims = tokens.claims()!;
+          session.idToken = tokens.id_token;
+          session.claims = { ...claims };
+          session.userinfo = { ...(await oidc.fetchUserInfo(await config(), tokens.access_token, claims.sub)) };
+          redirect(res, pending.returnTo);
+          return;
+        }
+        case '/logout': {
+          const idToken = session.idToken;
+          session.claims = undefined;
+          session.userinfo = undefined;
+          session.idToken = undefined;
+          if (!idToken) {
+            redirect(res, '/');
+            return;
+          }
+          redirect(res, oidc.buildEndSessionUrl(await config(), { id_token_hint: idToken, post_logout_redirect_uri: new URL('/', options.baseUrl).href }).href);
+          return;
+        }
+        default:
+          send(res, 404, page('Not found', '<p><a href="/">Home</a></p>'));
+      }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      send(res, 502, page('Sign-in failed', `<p class="error" id="rp-error">${escape(message)}</p><p><a href="/">Back</a></p>`));
+    }
+  };
+}

@@ -1,0 +1,50 @@
+import { createHmac } from 'node:crypto';
+import type { AuditQueries, Db, NewAuditEvent } from '../db/index.ts';
+import type { Logger } from '../shared/index.ts';
+
+/**
+ * Security events (sign-in success and denial, enrollment, deletion, key rotation, client
+ * changes). Never biometric data, secrets or tokens: the detail object carries codes and counts.
+ */
+export type AuditType =
+  | 'signin'
+  | 'signup'
+  | 'face_refused'
+  | 'account_deleted'
+  | 'face_reset'
+  | 'face_reenrolled'
+  | 'keys_rotated'
+  | 'client_added'
+  | 'client_deleted'
+  | 'lockout'
+  | 'totp_enabled'
+  | 'totp_disabled'
+  | 'totp_denied'
+  | 'recovery_codes_regenerated';
+
+export interface AuditEvent extends NewAuditEvent {
+  type: AuditType;
+}
+
+export interface Audit {
+  record(event: AuditEvent): Promise<void>;
+  /** A stable pseudonym for a deleted account: the trail keeps that it happened, not who. */
+  pseudonym(accountId: string): string;
+  /** Replaces the account id in past events by its pseudonym (inside the deletion transaction). */
+  forget(accountId: string, trx: Db): Promise<void>;
+}
+
+export function createAudit(deps: { queries: AuditQueries; logger: Logger; pseudonymKey: Uint8Array }): Audit {
+  const pseudonym = (accountId: string) =>
+    `anon:${createHmac('sha256', deps.pseudonymKey).update(`audit:${accountId}`).digest('base64url').slice(0, 22)}`;
+  return {
+    pseudonym,
+    async forget(accountId, trx) {
+      await deps.queries.pseudonymise(accountId, pseudonym(accountId), trx);
+    },
+    async record(event) {
+      await deps.queries.insert(event);
+      deps.logger.info({ audit: event.type, outcome: event.outcome, clientId: event.clientId ?? undefined }, 'audit event');
+    },
+  };
+}

@@ -1,0 +1,156 @@
+import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { AppError } from '../shared/index.ts';
+
+/**
+ * The only reader of process.env for the IdP process. Every setting is documented in README.md
+ * ("Configuration"). In production mode the process refuses to start without its secrets; in demo
+ * mode they are generated once into the data directory (mode 0600) and a warning is logged.
+ */
+
+const base64Key = z
+  .string()
+  .refine((value) => Buffer.from(value, 'base64').length === 32, 'must be 32 bytes, base64-encoded');
+
+const boolish = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no'])
+  .transform((value) => value === '1' || value === 'true' || value === 'yes');
+
+const EnvSchema = z.object({
+  NODE_ENV: z.string().optional(),
+  FACEID_MODE: z.enum(['demo', 'production']).optional(),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  ISSUER: z.url().optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z.string().min(1).optional(),
+  COOKIE_KEYS: z.string().optional(),
+  SEALING_KEY: base64Key.optional(),
+  CUSTODIAN_SOCKET: z.string().min(1).optional(),
+  CUSTODIAN_LISTEN: z.string().regex(/^[\w.-]+:\d+$/, 'host:port').optional(),
+  CUSTODIAN_SHARED_SECRET: z.string().min(32).optional(),
+  CUSTODIAN_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(3000),
+  FACE_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
+  FACE_MATCH_THRESHOLD: z.coerce.number().positive().max(4).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TRUST_PROXY: boolish.default(false),
+  SAMPLE_RP_URL: z.url().optional(),
+  SAMPLE_RP_CLIENT_SECRET: z.string().min(32).optional(),
+  ADMIN_USER: z.string().min(1).optional(),
+  ADMIN_PASSWORD: z.string().min(12).optional(),
+});
+
+export interface Config {
+  readonly mode: 'demo' | 'production';
+  readonly port: number;
+  readonly host: string;
+  readonly issuer: string;
+  readonly dataDir: string;
+  readonly databaseUrl: string | undefined;
+  readonly cookieKeys: readonly string[];
+  readonly sealingKey: Buffer;
+  readonly custodian: {
+    readonly socketPath: string | undefined;
+    readonly host: string | undefined;
+    readonly port: number | undefined;
+    readonly sharedSecret: string;
+    readonly timeoutMs: number;
+  };
+  readonly face: { readonly workers: number | undefined; readonly matchThreshold: number | undefined };
+  readonly logLevel: string;
+  readonly trustProxy: boolean;
+  readonly sampleRp: { readonly url: string; readonly clientSecret: string } | undefined;
+  readonly admin: { readonly user: string; readonly password: string } | undefined;
+}
+
+export interface DemoSecrets {
+  cookieKeys: string[];
+  sealingKey: string;
+  custodianSharedSecret: string;
+  custodianSealingKey: string;
+  sampleRpClientSecret: string;
+}
+
+/** Generates (once) and reads the demo-mode secrets file: DATA_DIR/secrets/demo-secrets.json, 0600. */
+export function ensureDemoSecrets(dataDir: string): DemoSecrets {
+  const dir = join(resolve(dataDir), 'secrets');
+  const file = join(dir, 'demo-secrets.json');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  if (!existsSync(file)) {
+    const secrets: DemoSecrets = {
+      cookieKeys: [randomBytes(32).toString('base64url')],
+      sealingKey: randomBytes(32).toString('base64'),
+      custodianSharedSecret: randomBytes(32).toString('base64url'),
+      custodianSealingKey: randomBytes(32).toString('base64'),
+      sampleRpClientSecret: randomBytes(32).toString('base64url'),
+    };
+    writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600, flag: 'wx' });
+  }
+  chmodSync(file, 0o600);
+  return JSON.parse(readFileSync(file, 'utf8')) as DemoSecrets;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    throw new AppError('config_invalid', `Invalid configuration: ${detail}`);
+  }
+  const e = parsed.data;
+  const mode = e.FACEID_MODE ?? (e.NODE_ENV === 'production' ? 'production' : 'demo');
+  const dataDir = resolve(e.DATA_DIR);
+  const demo = mode === 'demo' ? ensureDemoSecrets(dataDir) : undefined;
+
+  const cookieKeys = e.COOKIE_KEYS?.split(',').map((key) => key.trim()).filter(Boolean) ?? demo?.cookieKeys;
+  const sealingKey = e.SEALING_KEY ?? demo?.sealingKey;
+  const sharedSecret = e.CUSTODIAN_SHARED_SECRET ?? demo?.custodianSharedSecret;
+  const missing: string[] = [];
+  if (!cookieKeys?.length) missing.push('COOKIE_KEYS');
+  if (!sealingKey) missing.push('SEALING_KEY');
+  if (!sharedSecret) missing.push('CUSTODIAN_SHARED_SECRET');
+  if (!e.CUSTODIAN_SOCKET && !e.CUSTODIAN_LISTEN && mode === 'production') missing.push('CUSTODIAN_SOCKET or CUSTODIAN_LISTEN');
+  if (!e.ISSUER && mode === 'production') missing.push('ISSUER');
+  if (!e.DATABASE_URL && mode === 'production') missing.push('DATABASE_URL');
+  if (missing.length > 0) {
+    throw new AppError('config_missing', `Production mode refuses to start without: ${missing.join(', ')}.`);
+  }
+  if (cookieKeys!.some((key) => key.length < 32)) {
+    throw new AppError('config_invalid', 'Each COOKIE_KEYS entry must be at least 32 characters.');
+  }
+  if (mode === 'production' && e.ISSUER && !e.ISSUER.startsWith('https://')) {
+    throw new AppError('config_invalid', 'In production the ISSUER must be an https:// URL (OpenID Connect Discovery 1.0, section 3).');
+  }
+  if ((e.ADMIN_USER === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
+    throw new AppError('config_invalid', 'Set both ADMIN_USER and ADMIN_PASSWORD, or neither.');
+  }
+
+  const [custodianHost, custodianPort] = e.CUSTODIAN_LISTEN?.split(':') ?? [];
+  const socketPath = e.CUSTODIAN_SOCKET ?? (e.CUSTODIAN_LISTEN ? undefined : join(dataDir, 'custodian', 'custodian.sock'));
+  const sampleRpSecret = e.SAMPLE_RP_CLIENT_SECRET ?? demo?.sampleRpClientSecret;
+
+  return Object.freeze({
+    mode,
+    port: e.PORT,
+    host: e.HOST,
+    issuer: (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/$/, ''),
+    dataDir,
+    databaseUrl: e.DATABASE_URL,
+    cookieKeys: Object.freeze([...cookieKeys!]),
+    sealingKey: Buffer.from(sealingKey!, 'base64'),
+    custodian: Object.freeze({
+      socketPath,
+      host: custodianHost,
+      port: custodianPort === undefined ? undefined : Number(custodianPort),
+      sharedSecret: sharedSecret!,
+      timeoutMs: e.CUSTODIAN_TIMEOUT_MS,
+    }),
+    face: Object.freeze({ workers: e.FACE_WORKERS, matchThreshold: e.FACE_MATCH_THRESHOLD }),
+    logLevel: e.LOG_LEVEL,
+    trustProxy: e.TRUST_PROXY,
+    sampleRp: e.SAMPLE_RP_URL && sampleRpSecret ? Object.freeze({ url: e.SAMPLE_RP_URL, clientSecret: sampleRpSecret }) : undefined,
+    admin: e.ADMIN_USER && e.ADMIN_PASSWORD ? Object.freeze({ user: e.ADMIN_USER, password: e.ADMIN_PASSWORD }) : undefined,
+  });
+}

@@ -1,0 +1,55 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import knexPackage from 'knex';
+import type { Knex } from 'knex';
+import ClientPgLite from 'knex-pglite';
+
+const { knex } = knexPackage;
+
+export type Db = Knex;
+
+export interface DatabaseOptions {
+  /** PostgreSQL connection string; when absent, the embedded PGlite database is used. */
+  url: string | undefined;
+  /** Where the embedded database lives (DATA_DIR/pglite). Ignored with a URL. */
+  dataDir: string;
+  /** Embedded only: keep the database in memory (tests). */
+  inMemory?: boolean;
+  poolMax?: number;
+}
+
+export interface Database {
+  readonly knex: Db;
+  readonly kind: 'postgres' | 'pglite';
+  close(): Promise<void>;
+}
+
+/**
+ * PostgreSQL through `pg`, or PGlite (the same Postgres, compiled to WASM, in-process) through
+ * knex-pglite. Both run the same migrations and the same SQL; PGlite has a single connection,
+ * so code must never wait on a second query while holding a transaction.
+ */
+export function connectDatabase(options: DatabaseOptions): Database {
+  if (options.url) {
+    const instance = knex({
+      client: 'pg',
+      connection: { connectionString: options.url, application_name: 'faceid-fhe' },
+      pool: { min: 0, max: options.poolMax ?? 10, acquireTimeoutMillis: 5_000 },
+      acquireConnectionTimeout: 5_000,
+    });
+    return { knex: instance, kind: 'postgres', close: () => instance.destroy() };
+  }
+  let connection: Knex.StaticConnectionConfig = {} as Knex.StaticConnectionConfig;
+  if (!options.inMemory) {
+    const dir = join(options.dataDir, 'pglite');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    connection = { filename: dir };
+  }
+  const instance = knex({ client: ClientPgLite, dialect: 'postgres', connection });
+  return { knex: instance, kind: 'pglite', close: () => instance.destroy() };
+}
+
+/** bytea comes back as Buffer from pg and as Uint8Array from PGlite. */
+export function toBuffer(value: Uint8Array | Buffer): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}

@@ -1,0 +1,33 @@
+import type { Db } from '../connect.ts';
+import { toBuffer } from '../connect.ts';
+
+export interface TemplateRow {
+  account_id: string;
+  ciphertext: Buffer;
+  he_params: string;
+  model_version: string;
+  created_at: Date;
+}
+
+export type NewTemplate = Omit<TemplateRow, 'created_at'>;
+
+export function createTemplateQueries(db: Db) {
+  return {
+    /** Inserts or replaces the account's only template: the old ciphertext is overwritten, never kept. */
+    async upsert(template: NewTemplate, trx: Db = db): Promise<void> {
+      await trx('face_templates')
+        .insert({ ...template, created_at: trx.fn.now() })
+        .onConflict('account_id')
+        .merge();
+    },
+    async findByAccount(accountId: string): Promise<TemplateRow | undefined> {
+      const row = await db<TemplateRow>('face_templates').where({ account_id: accountId }).first();
+      return row ? { ...row, ciphertext: toBuffer(row.ciphertext) } : undefined;
+    },
+    async deleteByAccount(accountId: string, trx: Db = db): Promise<void> {
+      await trx('face_templates').where({ account_id: accountId }).delete();
+    },
+  };
+}
+
+export type TemplateQueries = ReturnType<typeof createTemplateQueries>;

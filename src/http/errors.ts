@@ -1,0 +1,65 @@
+import type { Context, Next } from 'koa';
+import { isAppError, type Logger } from '../shared/index.ts';
+import { wantsJson } from './negotiate.ts';
+import type { Views } from './views.ts';
+
+interface HttpLikeError {
+  status?: number;
+  statusCode?: number;
+  expose?: boolean;
+  message?: string;
+  code?: string;
+}
+
+const TITLES: Record<number, string> = {
+  400: 'That request was not understood',
+  401: 'Not signed in',
+  403: 'Not allowed',
+  404: 'Page not found',
+  409: 'Conflict',
+  413: 'Too large',
+  415: 'Unsupported format',
+  422: 'We could not use that',
+  429: 'Too many attempts',
+  503: 'Temporarily unavailable',
+};
+
+/**
+ * Turns every error into a readable page (or JSON) with a stable `code`. Only AppErrors and
+ * client errors marked `expose` show their message; anything else is a masked 500 and is the
+ * only kind that is logged as an error (koa's own habit: expected errors are not noise).
+ */
+export function errorHandler(deps: { logger: Logger; views: Views }) {
+  return async function handleErrors(ctx: Context, next: Next): Promise<void> {
+    try {
+      await next();
+    } catch (caught) {
+      const err = caught as HttpLikeError;
+      const app = isAppError(caught) ? caught : undefined;
+      let status = app?.status ?? err.status ?? err.statusCode ?? 500;
+      if (status < 400 || status > 599) status = 500;
+      const expose = app ? app.expose : Boolean(err.expose) && status < 500;
+      const code = app?.code ?? (status >= 500 ? 'internal_error' : (typeof err.code === 'string' ? err.code : 'bad_request'));
+      const message = expose && err.message ? err.message : status === 503
+        ? 'A service we depend on is unavailable. Please try again in a moment.'
+        : 'Something went wrong on our side. Please try again later.';
+
+      if (status >= 500 && !app) {
+        deps.logger.error({ err: caught, path: ctx.path, method: ctx.method }, 'unexpected error');
+      } else if (status >= 500) {
+        deps.logger.warn({ errorCode: code, path: ctx.path }, 'service unavailable');
+      }
+
+      ctx.status = status;
+      ctx.set('Cache-Control', 'no-store');
+      if (status === 503) ctx.set('Retry-After', '5');
+      const retryUrl = typeof ctx.state.retryUrl === 'string' ? ctx.state.retryUrl : undefined;
+      if (wantsJson(ctx)) {
+        ctx.body = { error: code, message, ...(retryUrl ? { retry: retryUrl } : {}) };
+      } else {
+        ctx.type = 'html';
+        ctx.body = deps.views.render('error.njk', { title: TITLES[status] ?? 'Error', message, code, status, retryUrl });
+      }
+    }
+  };
+}

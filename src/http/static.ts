@@ -1,0 +1,22 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, extname } from 'node:path';
+import type { Context, Next } from 'koa';
+import { VIEWS_DIR } from './views.ts';
+
+const TYPES: Record<string, string> = { '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.svg': 'image/svg+xml' };
+
+/** Serves the few files in views/static from memory: a fixed list, so no path ever reaches the disk. */
+export function staticFiles(dir = join(VIEWS_DIR, 'static')) {
+  const files = new Map<string, { type: string; body: Buffer }>();
+  for (const name of readdirSync(dir)) {
+    const type = TYPES[extname(name)];
+    if (type) files.set(`/static/${name}`, { type, body: readFileSync(join(dir, name)) });
+  }
+  return async function serveStatic(ctx: Context, next: Next): Promise<void> {
+    const file = ctx.method === 'GET' || ctx.method === 'HEAD' ? files.get(ctx.path) : undefined;
+    if (!file) return next();
+    ctx.type = file.type;
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.body = file.body;
+  };
+}

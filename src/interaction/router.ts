@@ -1,0 +1,262 @@
+import { Router } from '@koa/router';
+import type { Context, Next } from 'koa';
+import { errors, type Provider, type InteractionResults } from 'oidc-provider';
+import { parseForm, parseMultipart, type MultipartLimits } from '../http/body.ts';
+import type { Csrf } from '../http/csrf.ts';
+import { wantsJson } from '../http/negotiate.ts';
+import { noStore } from '../http/security.ts';
+import type { Views } from '../http/views.ts';
+import { AppError } from '../shared/index.ts';
+import type { InteractionFlow } from './flow.ts';
+import { abortResult, loginResult } from './result.ts';
+
+/**
+ * Interaction routes (the login and consent prompts of oidc-provider) and stand-alone sign-up.
+ * Each handler is thin: guard, interactionDetails, assert the prompt, call the flow, finish.
+ *
+ *   GET  /interaction/:uid            login (username) or consent page; JSON: state + csrf token
+ *   POST /interaction/:uid/login      username                       -> 303 face step
+ *   GET  /interaction/:uid/face       camera page
+ *   POST /interaction/:uid/face       multipart `frame` parts        -> 303 provider resume
+ *   GET  /interaction/:uid/signup     sign-up page (within a sign-in)
+ *   POST /interaction/:uid/signup     multipart fields + frames      -> 303 provider resume
+ *   POST /interaction/:uid/confirm    consent                        -> 303 provider resume
+ *   POST /interaction/:uid/abort      cancel                         -> 303 provider resume (access_denied)
+ *   GET  /signup, POST /signup        stand-alone sign-up            -> 303 /signup/done
+ */
+
+export interface InteractionRouterDeps {
+  provider: Provider;
+  flow: InteractionFlow;
+  views: Views;
+  csrf: Csrf;
+  frameLimits: Pick<MultipartLimits, 'maxFiles' | 'maxFileBytes'>;
+  /** How many frames the camera page captures for a sign-in and for an enrollment. */
+  captureFrames: { signIn: number; enroll: number };
+}
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+interface FaceIdState {
+  username?: string;
+}
+
+const SIGNUP_FIELDS = 8;
+
+export function createInteractionRouter(deps: InteractionRouterDeps): Router {
+  const router = new Router();
+  const { provider, views, csrf } = deps;
+
+  const multipart = (ctx: Context) =>
+    parseMultipart(ctx, {
+      fileField: 'frame',
+      maxFiles: deps.frameLimits.maxFiles,
+      maxFileBytes: deps.frameLimits.maxFileBytes,
+      maxFields: SIGNUP_FIELDS,
+      maxFieldBytes: 1024,
+      allowedTypes: ['image/jpeg', 'image/png'],
+    });
+
+  const render = (ctx: Context, template: string, context: Record<string, unknown>, json: Record<string, unknown>) => {
+    if (wantsJson(ctx)) {
+      ctx.body = json;
+    } else {
+      ctx.type = 'html';
+      ctx.body = views.render(template, context);
+    }
+  };
+
+  const seeOther = (ctx: Context, location: string) => {
+    ctx.status = 303;
+    ctx.redirect(location);
+  };
+
+  /** Loads the interaction bound to this browser's cookie and checks it is the one in the URL. */
+  async function details(ctx: Context, expectedPrompt?: string): Promise<Details> {
+    let interaction: Details;
+    try {
+      interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    } catch (cause) {
+      if (cause instanceof errors.SessionNotFound) {
+        throw new AppError('interaction_expired', 'This sign-in has expired or was started in another browser. Go back to the application and sign in again.', { status: 400, cause });
+      }
+      throw cause;
+    }
+    if (interaction.uid !== ctx.params.uid) {
+      throw new AppError('interaction_expired', 'This sign-in page is out of date. Go back to the application and sign in again.', { status: 400 });
+    }
+    if (expectedPrompt && interaction.prompt.name !== expectedPrompt) {
+      throw new AppError('interaction_wrong_step', 'This step is not part of the current sign-in.', { status: 400 });
+    }
+    return interaction;
+  }
+
+  const stateOf = (interaction: Details): FaceIdState => ((interaction.result as { faceid?: FaceIdState } | undefined)?.faceid ?? {});
+
+  async function saveState(interaction: Details, state: FaceIdState): Promise<void> {
+    interaction.result = { ...(interaction.result ?? {}), faceid: state } as InteractionResults;
+    await interaction.persist();
+  }
+
+  async function finish(ctx: Context, result: InteractionResults): Promise<void> {
+    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+    seeOther(ctx, returnTo);
+  }
+
+  async function clientOf(interaction: Details) {
+    const client = await provider.Client.find(String(interaction.params.client_id));
+    return { id: client?.clientId, name: client?.clientName ?? client?.clientId };
+  }
+
+  const requestContext = (ctx: Context, interaction?: Details) => ({
+    ip: ctx.ip,
+    clientId: interaction ? String(interaction.params.client_id) : undefined,
+  });
+
+  const readUsername = (raw: string | undefined): string => {
+    const username = (raw ?? '').trim();
+    if (username.length < 1 || username.length > 64) {
+      throw new AppError('username_invalid', 'Please enter your username.', { status: 422 });
+    }
+    return username;
+  };
+
+  router.use(noStore);
+
+  router.get('/interaction/:uid', async (ctx) => {
+    const interaction = await details(ctx);
+    const uid = interaction.uid;
+    const client = await clientOf(interaction);
+    const token = csrf.token(ctx);
+    const base = { uid, client, csrf: token };
+
+    if (interaction.prompt.name === 'login') {
+      const known = interaction.session?.accountId;
+      const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : undefined;
+      render(ctx, 'login.njk', { ...base, username: stateOf(interaction).username ?? hint ?? '', reauth: Boolean(known), reasons: interaction.prompt.reasons }, {
+        uid,
+        prompt: 'login',
+        csrf: token,
+        next: { login: `/interaction/${uid}/login`, face: `/interaction/${uid}/face`, signup: `/interaction/${uid}/signup` },
+      });
+      return;
+    }
+    if (interaction.prompt.name === 'consent') {
+      const { missingOIDCScope = [], missingOIDCClaims = [] } = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
+      render(ctx, 'consent.njk', { ...base, scopes: missingOIDCScope, claims: missingOIDCClaims }, {
+        uid,
+        prompt: 'consent',
+        csrf: token,
+        scopes: missingOIDCScope,
+        claims: missingOIDCClaims,
+        next: { confirm: `/interaction/${uid}/confirm`, abort: `/interaction/${uid}/abort` },
+      });
+      return;
+    }
+    throw new AppError('interaction_wrong_step', 'This sign-in step is not supported.', { status: 400 });
+  });
+
+  router.post('/interaction/:uid/login', async (ctx) => {
+    ctx.state.retryUrl = `/interaction/${ctx.params.uid}`;
+    const fields = await parseForm(ctx);
+    csrf.verify(ctx, fields.csrf);
+    const interaction = await details(ctx, 'login');
+    // Whether the username exists is not checked here: the face step answers the same for both.
+    await saveState(interaction, { username: readUsername(fields.username) });
+    seeOther(ctx, `/interaction/${interaction.uid}/face`);
+  });
+
+  router.get('/interaction/:uid/face', async (ctx) => {
+    const interaction = await details(ctx, 'login');
+    const { username } = stateOf(interaction);
+    if (!username) {
+      seeOther(ctx, `/interaction/${interaction.uid}`);
+      return;
+    }
+    const token = csrf.token(ctx);
+    render(ctx, 'face.njk', {
+      uid: interaction.uid,
+      username,
+      csrf: token,
+      action: `/interaction/${interaction.uid}/face`,
+      frames: deps.captureFrames.signIn,
+      client: await clientOf(interaction),
+    }, { uid: interaction.uid, prompt: 'login', csrf: token, username, next: { face: `/interaction/${interaction.uid}/face` } });
+  });
+
+  router.post('/interaction/:uid/face', async (ctx) => {
+    ctx.state.retryUrl = `/interaction/${ctx.params.uid}/face`;
+    const body = await multipart(ctx);
+    csrf.verify(ctx, body.fields.csrf);
+    const interaction = await details(ctx, 'login');
+    const username = stateOf(interaction).username ?? body.fields.username;
+    if (!username) throw new AppError('username_invalid', 'Please enter your username first.', { status: 422 });
+    if (body.files.length === 0) throw new AppError('no_frames', 'No camera frame was received. Please try again.', { status: 422 });
+    const decision = await deps.flow.faceSignIn({ username: readUsername(username), frames: body.files.map((file) => file.data), ...requestContext(ctx, interaction) });
+    await finish(ctx, loginResult(decision));
+  });
+
+  router.get('/interaction/:uid/signup', async (ctx) => {
+    const interaction = await details(ctx, 'login');
+    const token = csrf.token(ctx);
+    render(ctx, 'signup.njk', {
+      csrf: token,
+      action: `/interaction/${interaction.uid}/signup`,
+      frames: deps.captureFrames.enroll,
+      client: await clientOf(interaction),
+      backUrl: `/interaction/${interaction.uid}`,
+    }, { uid: interaction.uid, csrf: token, next: { signup: `/interaction/${interaction.uid}/signup` } });
+  });
+
+  router.post('/interaction/:uid/signup', async (ctx) => {
+    ctx.state.retryUrl = `/interaction/${ctx.params.uid}/signup`;
+    const body = await multipart(ctx);
+    csrf.verify(ctx, body.fields.csrf);
+    const interaction = await details(ctx, 'login');
+    const decision = await deps.flow.signUp({ fields: body.fields, frames: body.files.map((file) => file.data), ...requestContext(ctx, interaction) });
+    await finish(ctx, loginResult(decision));
+  });
+
+  router.post('/interaction/:uid/confirm', async (ctx) => {
+    const fields = await parseForm(ctx);
+    csrf.verify(ctx, fields.csrf);
+    const interaction = await details(ctx, 'consent');
+    const accountId = interaction.session?.accountId;
+    if (!accountId) throw new AppError('interaction_expired', 'Your session has ended. Please sign in again.', { status: 400 });
+    const grant = interaction.grantId
+      ? await provider.Grant.find(interaction.grantId)
+      : new provider.Grant({ accountId, clientId: String(interaction.params.client_id) });
+    if (!grant) throw new AppError('interaction_expired', 'This consent request has expired.', { status: 400 });
+    const { missingOIDCScope = [], missingOIDCClaims = [] } = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
+    if (missingOIDCScope.length > 0) grant.addOIDCScope(missingOIDCScope.join(' '));
+    if (missingOIDCClaims.length > 0) grant.addOIDCClaims(missingOIDCClaims);
+    const grantId = await grant.save();
+    await finish(ctx, { consent: { grantId } });
+  });
+
+  router.post('/interaction/:uid/abort', async (ctx) => {
+    const fields = await parseForm(ctx);
+    csrf.verify(ctx, fields.csrf);
+    await details(ctx);
+    await finish(ctx, abortResult('The user cancelled the sign-in.'));
+  });
+
+  router.get('/signup', async (ctx) => {
+    const token = csrf.token(ctx);
+    render(ctx, 'signup.njk', { csrf: token, action: '/signup', frames: deps.captureFrames.enroll }, { csrf: token, next: { signup: '/signup' } });
+  });
+
+  router.post('/signup', async (ctx) => {
+    ctx.state.retryUrl = '/signup';
+    const body = await multipart(ctx);
+    csrf.verify(ctx, body.fields.csrf);
+    await deps.flow.signUp({ fields: body.fields, frames: body.files.map((file) => file.data), ip: ctx.ip });
+    seeOther(ctx, '/signup/done');
+  });
+
+  router.get('/signup/done', async (ctx: Context, _next: Next) => {
+    render(ctx, 'signup-done.njk', {}, { status: 'enrolled' });
+  });
+
+  return router;
+}

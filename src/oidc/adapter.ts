@@ -1,0 +1,69 @@
+import type { ClientQueries, OidcPayloadQueries } from '../db/index.ts';
+import type { Sealer } from '../sealing/index.ts';
+
+/**
+ * oidc-provider's storage adapter contract (one instance per model name) on PostgreSQL / PGlite.
+ * Expired rows are invisible at once and swept later; `consumed` is reported as an epoch time so
+ * that the provider can detect a replayed authorization code and revoke its grant
+ * (RFC 6749, section 4.1.2: a code used twice must be refused and should revoke its tokens).
+ */
+export interface AdapterDeps {
+  payloads: OidcPayloadQueries;
+  clients: ClientQueries;
+  sealer: Sealer;
+}
+
+type Payload = Record<string, unknown>;
+
+export const clientSecretContext = (clientId: string) => `client-secret:${clientId}`;
+
+export function createAdapterClass(deps: AdapterDeps) {
+  const withState = (record: Awaited<ReturnType<OidcPayloadQueries['find']>>): Payload | undefined => {
+    if (!record) return undefined;
+    if (record.expiresAt && record.expiresAt.getTime() <= Date.now()) return undefined;
+    return record.consumedAt ? { ...record.payload, consumed: Math.floor(record.consumedAt.getTime() / 1000) } : record.payload;
+  };
+
+  return class KnexAdapter {
+    readonly model: string;
+
+    constructor(model: string) {
+      this.model = model;
+    }
+
+    async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
+      if (this.model === 'Client') throw new Error('clients are managed with `npm run cli -- client:add`');
+      await deps.payloads.upsert(this.model, id, payload, expiresIn);
+    }
+
+    async find(id: string): Promise<Payload | undefined> {
+      if (this.model === 'Client') {
+        const row = await deps.clients.find(id);
+        if (!row) return undefined;
+        const secret = row.secret_sealed ? deps.sealer.open(row.secret_sealed, clientSecretContext(id)).toString('utf8') : undefined;
+        return { ...row.metadata, client_id: row.client_id, first_party: row.first_party, ...(secret ? { client_secret: secret } : {}) };
+      }
+      return withState(await deps.payloads.find(this.model, id));
+    }
+
+    async findByUserCode(userCode: string): Promise<Payload | undefined> {
+      return withState(await deps.payloads.findBy(this.model, 'user_code', userCode));
+    }
+
+    async findByUid(uid: string): Promise<Payload | undefined> {
+      return withState(await deps.payloads.findBy(this.model, 'uid', uid));
+    }
+
+    async consume(id: string): Promise<void> {
+      await deps.payloads.consume(this.model, id);
+    }
+
+    async destroy(id: string): Promise<void> {
+      await deps.payloads.destroy(this.model, id);
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      await deps.payloads.revokeByGrantId(grantId);
+    }
+  };
+}
