@@ -1,47 +1,25 @@
-import { hkdfSync } from 'node:crypto';
 import { Router } from '@koa/router';
 import type { Provider } from 'oidc-provider';
-import { createAccountService } from './accounts/index.ts';
-import { createAudit } from './audit/index.ts';
-import { createBiometricService, type CustodianPort, type FacePort, type HePort } from './biometric/index.ts';
 import type { Config } from './config/index.ts';
-import {
-  createAccountQueries,
-  createAuditQueries,
-  createClientQueries,
-  createOidcPayloadQueries,
-  createSigningKeyQueries,
-  createTemplateQueries,
-  type Database,
-} from './db/index.ts';
+import type { Database } from './db/index.ts';
 import { createCsrf, createViews, errorHandler, securityHeaders, staticFiles, wantsJson } from './http/index.ts';
-import { createInteractionFlow } from './interaction/flow.ts';
 import { createInteractionRouter } from './interaction/router.ts';
-import { createSigningKeys } from './keys/index.ts';
-import { createAdapterClass, createClientRegistry, createProvider } from './oidc/index.ts';
-import { createSealer } from './sealing/index.ts';
+import { createAdapterClass, createProvider } from './oidc/index.ts';
+import { createServices, deriveKey, type BiometricParts, type Services } from './services.ts';
 import type { Logger } from './shared/index.ts';
 
+export type { CustodianLink, BiometricParts } from './services.ts';
+
 /**
- * The composition root: the only file that wires every module together. Everything it needs
- * from outside (configuration, database, face engine, custodian) is passed in, so tests build
- * the same app with an in-memory database or a stopped custodian.
+ * The composition root of the web tier: services (src/services.ts) plus oidc-provider and the
+ * HTTP routes. Everything from outside (configuration, database, face engine, custodian) is
+ * passed in, so tests build the same app with a test database or a stopped custodian.
  */
 
-export interface CustodianLink extends CustodianPort {
-  publicKey(): Promise<{ paramsVersion: string; publicKey: Uint8Array }>;
-  health(): Promise<unknown>;
-}
-
-export interface AppDeps {
+export interface AppDeps extends BiometricParts {
   config: Config;
   logger: Logger;
   database: Database;
-  face: FacePort;
-  custodian: CustodianLink;
-  /** Builds the public-key HE engine from the custodian's published key. */
-  createHe: (key: { paramsVersion: string; publicKey: Uint8Array }) => Promise<HePort>;
-  matchThreshold: number;
   /** Frames per capture on the camera pages. */
   captureFrames?: { signIn: number; enroll: number };
   frameLimits?: { maxFiles: number; maxFileBytes: number };
@@ -50,52 +28,17 @@ export interface AppDeps {
 export interface App {
   provider: Provider;
   callback: ReturnType<Provider['callback']>;
-  clients: ReturnType<typeof createClientRegistry>;
-  accounts: ReturnType<typeof createAccountService>;
+  services: Services;
+  clients: Services['clients'];
+  accounts: Services['accounts'];
   close(): Promise<void>;
 }
 
-const derive = (key: Uint8Array, purpose: string) => Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `faceid-fhe:${purpose}`, 32));
-
 export async function createApp(deps: AppDeps): Promise<App> {
-  const { config, logger, database } = deps;
-  const db = database.knex;
-  const sealer = createSealer(config.sealingKey);
+  const { config, logger } = deps;
+  const services = createServices(deps);
+  const { db, queries, clients, signingKeys } = services;
   const views = createViews();
-
-  const queries = {
-    accounts: createAccountQueries(db),
-    templates: createTemplateQueries(db),
-    audit: createAuditQueries(db),
-    clients: createClientQueries(db),
-    payloads: createOidcPayloadQueries(db),
-    signingKeys: createSigningKeyQueries(db),
-  };
-  const audit = createAudit({ queries: queries.audit, logger, pseudonymKey: derive(config.sealingKey, 'audit-pseudonym') });
-  const accounts = createAccountService({ db, accounts: queries.accounts, templates: queries.templates, payloads: queries.payloads, audit });
-  const clients = createClientRegistry({ clients: queries.clients, sealer });
-  const signingKeys = createSigningKeys({ db, queries: queries.signingKeys, sealer });
-
-  // The HE engine needs the custodian's public key; fetch it lazily so the IdP starts (and says
-  // "not ready") while the custodian is down, and retry on the next request after a failure.
-  let he: Promise<HePort> | undefined;
-  const heEngine = () => {
-    he ??= deps.custodian.publicKey().then(deps.createHe);
-    he.catch(() => {
-      he = undefined;
-    });
-    return he;
-  };
-
-  const biometric = createBiometricService({
-    face: deps.face,
-    he: heEngine,
-    custodian: deps.custodian,
-    threshold: deps.matchThreshold,
-    subjectKey: derive(config.sealingKey, 'custodian-subject'),
-    logger,
-  });
-  const flow = createInteractionFlow({ accounts, biometric, audit });
 
   if (config.mode === 'demo' && config.sampleRp) {
     await clients.add({
@@ -111,7 +54,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const secureCookies = config.issuer.startsWith('https://');
   const provider = createProvider({
     issuer: config.issuer,
-    adapter: createAdapterClass({ payloads: queries.payloads, clients: queries.clients, sealer }),
+    adapter: createAdapterClass({ payloads: queries.payloads, clients: queries.clients, sealer: services.sealer }),
     jwks: await signingKeys.privateJwks(),
     cookieKeys: config.cookieKeys,
     accounts: queries.accounts,
@@ -121,10 +64,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   provider.on('server_error', (_ctx: unknown, err: unknown) => logger.error({ err }, 'oidc-provider server error'));
 
-  const csrf = createCsrf({ key: derive(Buffer.from(config.cookieKeys[0]!, 'utf8'), 'csrf').toString('base64url'), secureCookies });
+  const csrf = createCsrf({ key: deriveKey(Buffer.from(config.cookieKeys[0]!, 'utf8'), 'csrf').toString('base64url'), secureCookies });
   const interactions = createInteractionRouter({
     provider,
-    flow,
+    flow: services.flow,
     views,
     csrf,
     frameLimits: deps.frameLimits ?? { maxFiles: 8, maxFileBytes: 4 * 1024 * 1024 },
@@ -173,8 +116,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
   return {
     provider,
     callback: provider.callback(),
+    services,
     clients,
-    accounts,
+    accounts: services.accounts,
     async close() {
       clearInterval(sweeper);
     },

@@ -31,7 +31,7 @@ export interface StoredTemplate {
   modelVersion: string;
 }
 
-export interface EnrolledTemplate extends StoredTemplate {}
+export type EnrolledTemplate = StoredTemplate;
 
 export interface BiometricService {
   enroll(frames: Uint8Array[]): Promise<EnrolledTemplate>;

@@ -6,3 +6,4 @@ export { createAuditQueries, type AuditQueries, type AuditEventRow, type NewAudi
 export { createClientQueries, type ClientQueries, type ClientRow } from './queries/clients.ts';
 export { createSigningKeyQueries, type SigningKeyQueries, type SigningKeyRow, type KeyState } from './queries/signingKeys.ts';
 export { createOidcPayloadQueries, type OidcPayloadQueries, type PayloadRecord } from './queries/oidcPayloads.ts';
+export { createTotpQueries, type TotpQueries, type TotpRow } from './queries/totp.ts';

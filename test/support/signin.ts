@@ -1,6 +1,6 @@
 import * as oidc from 'openid-client';
 import { expect } from 'vitest';
-import { HttpClient, type Response } from './http-client.ts';
+import type { HttpClient, Response } from './http-client.ts';
 
 export const REDIRECT_URI = 'https://rp.example/callback';
 

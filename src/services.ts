@@ -1,0 +1,89 @@
+import { hkdfSync } from 'node:crypto';
+import { createAccountService } from './accounts/index.ts';
+import { createAudit } from './audit/index.ts';
+import { createBiometricService, type CustodianPort, type FacePort, type HePort } from './biometric/index.ts';
+import type { Config } from './config/index.ts';
+import {
+  createAccountQueries,
+  createAuditQueries,
+  createClientQueries,
+  createOidcPayloadQueries,
+  createSigningKeyQueries,
+  createTemplateQueries,
+  type Database,
+} from './db/index.ts';
+import { createInteractionFlow } from './interaction/flow.ts';
+import { createSigningKeys } from './keys/index.ts';
+import { createClientRegistry } from './oidc/clients.ts';
+import { createSealer } from './sealing/index.ts';
+import type { Logger } from './shared/index.ts';
+
+/**
+ * Every capability wired to the database and to each other, without HTTP: the app (src/app.ts)
+ * and the operator CLI (src/cli) are both built on this, so they cannot drift apart.
+ */
+
+export interface CustodianLink extends CustodianPort {
+  publicKey(): Promise<{ paramsVersion: string; publicKey: Uint8Array }>;
+  health(): Promise<unknown>;
+}
+
+export interface BiometricParts {
+  face: FacePort;
+  custodian: CustodianLink;
+  /** Builds the public-key HE engine from the custodian's published key. */
+  createHe: (key: { paramsVersion: string; publicKey: Uint8Array }) => Promise<HePort>;
+  matchThreshold: number;
+}
+
+export interface ServiceDeps extends BiometricParts {
+  config: Config;
+  logger: Logger;
+  database: Database;
+}
+
+export const deriveKey = (key: Uint8Array, purpose: string) =>
+  Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `faceid-fhe:${purpose}`, 32));
+
+export function createServices(deps: ServiceDeps) {
+  const { config, logger, database } = deps;
+  const db = database.knex;
+  const sealer = createSealer(config.sealingKey);
+  const queries = {
+    accounts: createAccountQueries(db),
+    templates: createTemplateQueries(db),
+    audit: createAuditQueries(db),
+    clients: createClientQueries(db),
+    payloads: createOidcPayloadQueries(db),
+    signingKeys: createSigningKeyQueries(db),
+  };
+  const audit = createAudit({ queries: queries.audit, logger, pseudonymKey: deriveKey(config.sealingKey, 'audit-pseudonym') });
+  const accounts = createAccountService({ db, accounts: queries.accounts, templates: queries.templates, payloads: queries.payloads, audit });
+  const clients = createClientRegistry({ clients: queries.clients, sealer });
+  const signingKeys = createSigningKeys({ db, queries: queries.signingKeys, sealer });
+
+  // The HE engine needs the custodian's public key; fetch it lazily so the IdP starts (and says
+  // "not ready") while the custodian is down, and retry on the next request after a failure.
+  let he: Promise<HePort> | undefined;
+  const heEngine = () => {
+    he ??= deps.custodian.publicKey().then(deps.createHe);
+    he.catch(() => {
+      he = undefined;
+    });
+    return he;
+  };
+
+  const biometric = createBiometricService({
+    face: deps.face,
+    he: heEngine,
+    custodian: deps.custodian,
+    threshold: deps.matchThreshold,
+    subjectKey: deriveKey(config.sealingKey, 'custodian-subject'),
+    logger,
+  });
+  const flow = createInteractionFlow({ accounts, biometric, audit });
+
+  return { db, sealer, queries, audit, accounts, clients, signingKeys, biometric, flow };
+}
+
+export type Services = ReturnType<typeof createServices>;
