@@ -13,7 +13,7 @@ interface HttpLikeError {
 
 const TITLES: Record<number, string> = {
   400: 'That request was not understood',
-  401: 'Not signed in',
+  401: 'Not recognised',
   403: 'Not allowed',
   404: 'Page not found',
   409: 'Conflict',

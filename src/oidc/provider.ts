@@ -1,4 +1,4 @@
-import { Provider, type Configuration, type KoaContextWithOIDC, type FindAccount } from 'oidc-provider';
+import { Provider, errors, type Configuration, type KoaContextWithOIDC, type FindAccount } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { AccountQueries } from '../db/index.ts';
 import type { Views } from '../http/views.ts';
@@ -91,8 +91,20 @@ export function createProvider(deps: ProviderDeps): Provider {
     features: {
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
-      revocation: { enabled: true },
-      introspection: { enabled: true },
+      // RFC 7009, 2.1: a client may revoke only tokens issued to it.
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => {
+          if (token.clientId !== client.clientId) throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+          return true;
+        },
+      },
+      // RFC 7662, 2.1 leaves the policy to the server: there are no separate resource servers here,
+      // so a client may introspect only its own tokens (others read as inactive).
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+      },
       userinfo: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,

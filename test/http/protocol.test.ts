@@ -2,7 +2,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HttpClient } from '../support/http-client.ts';
 import { startIdp, type IdpHandle } from '../support/idp.ts';
-import { protocolParts, type PartsHandle } from '../support/parts.ts';
+import { realParts, type PartsHandle } from '../support/parts.ts';
 import { REDIRECT_URI, authRequest, discover, exchange, signInOverHttp } from '../support/signin.ts';
 
 /**
@@ -18,7 +18,7 @@ describe('OpenID Connect protocol', () => {
   const username = 'alice';
 
   beforeAll(async () => {
-    parts = await protocolParts();
+    parts = await realParts();
     idp = await startIdp(parts.parts);
     const registered = await idp.app.clients.add({ name: 'Protocol test RP', redirectUris: [REDIRECT_URI], postLogoutRedirectUris: ['https://rp.example/'] });
     clientId = registered.clientId;

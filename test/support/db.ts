@@ -9,10 +9,10 @@ const { knex } = knexPackage;
  * DATABASE_URL (so test files running in parallel never see each other's rows), or else an
  * in-memory PGlite, the embedded default.
  */
-export async function testDatabase(options: { pglite?: boolean } = {}): Promise<Database & { label: string }> {
-  const url = options.pglite ? undefined : process.env.DATABASE_URL;
+export async function testDatabase(options: { pglite?: boolean; pgliteDataDir?: string } = {}): Promise<Database & { label: string }> {
+  const url = options.pglite || options.pgliteDataDir ? undefined : process.env.DATABASE_URL;
   if (!url) {
-    const database = connectDatabase({ url: undefined, dataDir: '', inMemory: true });
+    const database = connectDatabase({ url: undefined, dataDir: options.pgliteDataDir ?? '', inMemory: !options.pgliteDataDir });
     await migrateLatest(database.knex);
     return { ...database, label: 'pglite' };
   }

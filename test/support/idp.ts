@@ -19,7 +19,7 @@ export interface IdpHandle {
 export type Parts = Pick<AppDeps, 'face' | 'custodian' | 'createHe' | 'matchThreshold'> & Partial<Pick<AppDeps, 'captureFrames'>>;
 
 /** The real app on a real HTTP server on port 0, with a fresh database (see db.ts). */
-export async function startIdp(parts: Parts, options: { env?: Record<string, string>; pglite?: boolean } = {}): Promise<IdpHandle> {
+export async function startIdp(parts: Parts, options: { env?: Record<string, string>; pglite?: boolean; persistentPglite?: boolean } = {}): Promise<IdpHandle> {
   let handler: http.RequestListener = (_req, res) => {
     res.statusCode = 503;
     res.end();
@@ -30,7 +30,8 @@ export async function startIdp(parts: Parts, options: { env?: Record<string, str
   const url = `http://127.0.0.1:${port}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'faceid-idp-'));
   const config = loadConfig({ DATA_DIR: dataDir, PORT: String(port), ISSUER: url, LOG_LEVEL: 'silent', ...options.env });
-  const database = await testDatabase({ pglite: options.pglite });
+  // persistentPglite: the embedded default exactly as `npm start` runs it, in DATA_DIR/pglite.
+  const database = await testDatabase({ pglite: options.pglite, pgliteDataDir: options.persistentPglite ? dataDir : undefined });
   const app = await createApp({ config, logger: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), database, ...parts });
   handler = app.callback;
   return {

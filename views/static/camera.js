@@ -84,7 +84,7 @@
       say('Encrypting and matching…');
       stream.getTracks().forEach((track) => track.stop());
       form.submit();
-    } catch (error) {
+    } catch {
       button.disabled = false;
       say('Capture failed, please try again.');
     }

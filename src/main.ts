@@ -1,0 +1,54 @@
+import http from 'node:http';
+import { createApp } from './app.ts';
+import { loadConfig } from './config/index.ts';
+import { connectDatabase, migrateLatest } from './db/index.ts';
+import { createRuntime } from './runtime.ts';
+import { createLogger } from './shared/index.ts';
+
+/**
+ * Process entry for the IdP: configuration -> database (migrated) -> face engine and custodian
+ * link -> app -> listen. SIGTERM/SIGINT stop accepting, drain in-flight requests, then close.
+ */
+const config = loadConfig();
+const logger = createLogger({ level: config.logLevel, name: 'faceid-idp' });
+if (config.mode === 'demo') {
+  logger.warn({ dataDir: config.dataDir }, 'DEMO MODE: secrets are generated into the data directory; set FACEID_MODE=production with real secrets for any real use');
+}
+
+const database = connectDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+const applied = await migrateLatest(database.knex);
+if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+
+const runtime = await createRuntime(config, logger);
+const app = await createApp({ config, logger, database, ...runtime.deps });
+
+const server = http.createServer(app.callback);
+server.requestTimeout = 60_000;
+server.headersTimeout = 20_000;
+server.listen(config.port, config.host, () => {
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  logger.info({ issuer: config.issuer, port, database: database.kind }, `FaceID-FHE listening on http://${config.host}:${port}`);
+});
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'shutting down: draining requests');
+  const forced = setTimeout(() => {
+    logger.error('drain timed out; exiting');
+    process.exit(1);
+  }, 15_000);
+  forced.unref();
+  server.close();
+  server.closeIdleConnections();
+  await new Promise<void>((resolve) => server.once('close', () => resolve()));
+  await app.close();
+  await runtime.close();
+  await database.close();
+  logger.info('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

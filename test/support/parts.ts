@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnCustodian, type SpawnedCustodian } from '../../src/custodian/index.ts';
+import { createFaceEngine, DEFAULT_MATCH_THRESHOLD, type FaceEngine } from '../../src/face/index.ts';
+import { createHeEngine } from '../../src/he/index.ts';
+import { demoFaces, facesDir, loadFace, webcamFrame } from './faces.ts';
+import type { Parts } from './idp.ts';
+import type { Frame } from './signin.ts';
+
+/**
+ * The real biometric parts for HTTP and browser tests: the face engine (WASM models in worker
+ * threads), the key custodian as its own process, and the HE engine built from its public key.
+ */
+export interface PartsHandle {
+  parts: Parts;
+  custodian: SpawnedCustodian;
+  face: FaceEngine;
+  people: People;
+  /** Shorthands for the protocol tests: person A's enrollment, A again (other photos), person B. */
+  enrollFrames: Frame[];
+  sameFrames: Frame[];
+  otherFrames: Frame[];
+  close(): Promise<void>;
+}
+
+export interface People {
+  /** Where the photos come from: the shared research photos, or face-api's demo photos. */
+  source: 'faces-dir' | 'face-api-demo';
+  a: { enroll: Buffer[]; verify: Buffer[] };
+  b: Buffer[];
+}
+
+const jpeg = (data: Buffer): Frame => ({ data, type: 'image/jpeg' });
+
+/**
+ * Two people as 640x480 webcam-like frames. With FACES_DIR: George W. Bush (enrolled from three photos,
+ * verified with others) and Putin, from LFW. Without it (a fresh machine), crops of face-api's demo photos:
+ * person A enrolled from the crop at several placements and verified at others, person B another face.
+ */
+export async function people(): Promise<People> {
+  if (facesDir()) {
+    return {
+      source: 'faces-dir',
+      a: {
+        enroll: await Promise.all([1, 2, 3].map((n) => webcamFrame(loadFace('George_W_Bush', n), { height: 420 }))),
+        verify: await Promise.all([5, 7].map((n) => webcamFrame(loadFace('George_W_Bush', n), { height: 400, centerX: 300 }))),
+      },
+      b: [await webcamFrame(loadFace('Vladimir_Putin', 1), { height: 420 })],
+    };
+  }
+  const faces = await demoFaces();
+  const a = faces[0]!.image;
+  return {
+    source: 'face-api-demo',
+    a: {
+      enroll: await Promise.all([{ height: 440 }, { height: 400, centerX: 300 }, { height: 420, centerX: 340 }].map((o) => webcamFrame(a, o))),
+      verify: await Promise.all([{ height: 380, centerX: 330, centerY: 250 }, { height: 430, mirror: true }].map((o) => webcamFrame(a, o))),
+    },
+    b: [await webcamFrame(faces[4]!.image, { height: 420 })],
+  };
+}
+
+export async function realParts(options: { custodianEnv?: Record<string, string>; workers?: number } = {}): Promise<PartsHandle> {
+  const dir = mkdtempSync(join(tmpdir(), 'faceid-parts-'));
+  const custodian = await spawnCustodian({
+    keyDir: join(dir, 'custodian'),
+    socketPath: join(dir, 'custodian.sock'),
+    sharedSecret: randomBytes(32).toString('base64url'),
+    demo: true,
+    // Tests sign the same person in many times a minute; production keeps the defaults.
+    env: { CUSTODIAN_RATE_SUBJECT_PER_MINUTE: '1000', CUSTODIAN_RATE_SUBJECT_PER_HOUR: '10000', CUSTODIAN_LOG_LEVEL: 'warn', ...options.custodianEnv },
+  });
+  const face = await createFaceEngine({ workers: options.workers ?? 1 });
+  const who = await people();
+  return {
+    parts: {
+      face,
+      custodian: custodian.client,
+      createHe: (key) => createHeEngine({ params: key.paramsVersion, publicKey: key.publicKey }),
+      matchThreshold: DEFAULT_MATCH_THRESHOLD,
+    },
+    custodian,
+    face,
+    people: who,
+    enrollFrames: who.a.enroll.map(jpeg),
+    sameFrames: who.a.verify.slice(0, 1).map(jpeg),
+    otherFrames: who.b.map(jpeg),
+    async close() {
+      await custodian.stop();
+      await face.close();
+    },
+  };
+}
