@@ -1,0 +1,35 @@
+import type { SecretKey } from 'node-seal';
+import { centredCoefficient, sealCall, type HeContext } from '../../he/index.ts';
+
+/**
+ * The only decryption in the system: a blinded match result becomes one bit. Coefficient 0 is
+ * r (tau - 1 - d) + e (src/he/engine.ts), non-negative iff d < tau. The value itself never leaves
+ * this function; the plaintext is zeroed in the WASM heap before it is freed.
+ */
+export interface Judge {
+  /** true = match. Throws he_bad_ciphertext / he_params_mismatch for unusable input. */
+  judge(blinded: Uint8Array): boolean;
+  close(): void;
+}
+
+export function createJudge(he: HeContext, secretKey: SecretKey): Judge {
+  const { seal, context, params } = he;
+  const decryptor = new seal.Decryptor(context, secretKey);
+  return {
+    judge(blinded) {
+      const ciphertext = he.loadCiphertext(blinded, 'blinded');
+      const plaintext = new seal.Plaintext();
+      try {
+        sealCall(seal, 'he_bad_ciphertext', 'The blinded ciphertext cannot be decrypted.', () => decryptor.decrypt(ciphertext, plaintext));
+        return centredCoefficient(seal, plaintext, 0, params.plainModulus) >= 0;
+      } finally {
+        plaintext.setZero();
+        plaintext.delete();
+        ciphertext.delete();
+      }
+    },
+    close() {
+      decryptor.delete();
+    },
+  };
+}

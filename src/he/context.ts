@@ -1,0 +1,102 @@
+import type { Ciphertext, SEALContext } from 'node-seal';
+import { AppError } from '../shared/index.ts';
+import { getHeParams, type HeParams } from './params.ts';
+import { checkSealBytes, createSealContext, loadSeal, plainBytes, sameParmsId, saveCiphertext, sealCall, type SealModule } from './seal.ts';
+
+/**
+ * A SEAL context for one parameter set, and the ciphertext envelope that carries the parameter
+ * version with every template and blinded result:
+ *
+ *   "FHE" | kind (u8: 'T' template, 'B' blinded) | u8 n | version (n ASCII bytes) | SEAL ciphertext (zstd)
+ *
+ * SEAL ciphertexts are not authenticated (SEAL's security notes): the envelope only stops a
+ * ciphertext from being read under the wrong parameters or in the wrong role.
+ */
+export type CiphertextKind = 'template' | 'blinded';
+
+const MAGIC = [0x46, 0x48, 0x45]; // "FHE"
+const KIND_BYTE: Record<CiphertextKind, number> = { template: 0x54, blinded: 0x42 };
+
+export interface HeContext {
+  readonly seal: SealModule;
+  readonly context: SEALContext;
+  readonly params: HeParams;
+  /** Validates an envelope and loads its ciphertext; the caller deletes it. */
+  loadCiphertext(envelope: Uint8Array, kind: CiphertextKind): Ciphertext;
+  saveCiphertext(ciphertext: Ciphertext, kind: CiphertextKind): Uint8Array;
+  close(): void;
+}
+
+/** Reads the parameter version of an envelope without loading it (e.g. to pick the key). */
+export function envelopeVersion(envelope: Uint8Array): string {
+  if (!(envelope instanceof Uint8Array) || envelope.byteLength < 5 || MAGIC.some((byte, i) => envelope[i] !== byte)) {
+    throw new AppError('he_bad_ciphertext', 'Malformed ciphertext envelope.');
+  }
+  const length = envelope[4]!;
+  if (length < 1 || length > 64 || envelope.byteLength < 5 + length) throw new AppError('he_bad_ciphertext', 'Malformed ciphertext envelope.');
+  return Buffer.from(envelope.subarray(5, 5 + length)).toString('latin1');
+}
+
+export async function createHeContext(version?: string): Promise<HeContext> {
+  const params = getHeParams(version);
+  const seal = await loadSeal();
+  const context = createSealContext(seal, params);
+  const versionBytes = Buffer.from(params.version, 'latin1');
+  let closed = false;
+
+  function unwrap(envelope: Uint8Array, kind: CiphertextKind): Uint8Array {
+    const found = envelopeVersion(envelope);
+    if (found !== params.version) {
+      throw new AppError('he_params_mismatch', `Ciphertext made for HE parameters "${found.replace(/[^\w.-]/g, '?')}", expected "${params.version}".`);
+    }
+    if (envelope[3] !== KIND_BYTE[kind]) throw new AppError('he_bad_ciphertext', `Not a ${kind} ciphertext.`);
+    const body = envelope.subarray(5 + versionBytes.length);
+    checkSealBytes(body, params.maxCiphertextBytes, 'he_bad_ciphertext', 'ciphertext');
+    return plainBytes(body);
+  }
+
+  return {
+    seal,
+    context,
+    params,
+    loadCiphertext(envelope, kind) {
+      if (closed) throw new AppError('he_closed', 'The HE context is closed.');
+      const body = unwrap(envelope, kind);
+      const ciphertext = new seal.Ciphertext();
+      try {
+        sealCall(seal, 'he_bad_ciphertext', 'Malformed ciphertext.', () => ciphertext.loadFromArray(context, body));
+        const parmsId = ciphertext.parmsId();
+        const expected = context.firstParmsId();
+        try {
+          // A fresh or once-multiplied BGV ciphertext: 2 components, NTT form, top level.
+          const shapeOk =
+            ciphertext.size() === 2 && ciphertext.isNttForm() && ciphertext.polyModulusDegree() === params.polyModulusDegree &&
+            ciphertext.coeffModulusSize() === params.coeffModulusBits.length && sameParmsId(parmsId, expected);
+          if (!shapeOk) throw new AppError('he_bad_ciphertext', 'Ciphertext does not have the expected shape.');
+        } finally {
+          parmsId.delete();
+          expected.delete();
+        }
+        return ciphertext;
+      } catch (error) {
+        ciphertext.delete();
+        throw error;
+      }
+    },
+    saveCiphertext(ciphertext, kind) {
+      const body = saveCiphertext(seal, ciphertext);
+      const out = new Uint8Array(5 + versionBytes.length + body.byteLength);
+      out.set(MAGIC, 0);
+      out[3] = KIND_BYTE[kind];
+      out[4] = versionBytes.length;
+      out.set(versionBytes, 5);
+      out.set(body, 5 + versionBytes.length);
+      return out;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      context.delete();
+    },
+  };
+}

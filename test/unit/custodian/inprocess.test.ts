@@ -1,0 +1,75 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { createCustodianClient } from '../../../src/custodian/index.ts';
+import { loadCustodianConfig } from '../../../src/custodian/internal/config.ts';
+import { startCustodian } from '../../../src/custodian/internal/custodian.ts';
+import { createHeEngine } from '../../../src/he/index.ts';
+import { silentLogger } from '../../../src/shared/index.ts';
+import { randomDescriptor } from '../he/helpers.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'faceid-custodian-inproc-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+it('expires tickets (injected clock), over loopback TCP, in demo mode', async () => {
+  let offset = 0;
+  const clock = { now: () => Date.now() + offset };
+  const secret = 'an in-process test secret of >= 32 bytes';
+  const config = loadCustodianConfig({
+    CUSTODIAN_KEY_DIR: join(dir, 'keys'),
+    CUSTODIAN_LISTEN: '127.0.0.1:0',
+    CUSTODIAN_SHARED_SECRET: secret,
+    CUSTODIAN_DEMO: '1',
+  });
+  const custodian = await startCustodian(config, { logger: silentLogger, clock });
+  const address = custodian.address as { host: string; port: number };
+  const client = createCustodianClient({ host: address.host, port: address.port, sharedSecret: secret, clock });
+  try {
+    expect(statSync(join(dir, 'keys', 'sealing.key')).mode & 0o777).toBe(0o600);
+    const { publicKey } = await client.publicKey();
+    const engine = await createHeEngine({ publicKey });
+    const face = randomDescriptor(128);
+    const blinded = engine.matchAndBlind(engine.encryptTemplate(face), face, 0.5);
+    engine.close();
+
+    const ticket = await client.issueTicket('subject-1');
+    offset += 59_000;
+    const fresh = await client.issueTicket('subject-1');
+    offset += 1_001; // the first ticket is now 60.001 s old
+    await expect(client.judge(ticket, blinded)).rejects.toMatchObject({ code: 'custodian_ticket_invalid', status: 403 });
+    expect(await client.judge(fresh, blinded)).toBe('match');
+
+    const audit = readFileSync(join(dir, 'keys', 'audit.log'), 'utf8');
+    expect(audit).toContain('"refused:ticket_expired"');
+  } finally {
+    client.close();
+    await custodian.close();
+  }
+});
+
+it('treats a silent or misbehaving custodian as custodian_unavailable, and reconnects afterwards', async () => {
+  const path = join(dir, 'fake.sock');
+  let behaviour: 'silent' | 'garbage' = 'silent';
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('data', () => {
+      if (behaviour === 'garbage') socket.write(Buffer.concat([Buffer.from([0, 0, 0, 80]), Buffer.alloc(80, 1)]));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  const client = createCustodianClient({ socketPath: path, sharedSecret: 'x'.repeat(32), timeoutMs: 300 });
+  try {
+    await expect(client.health()).rejects.toMatchObject({ code: 'custodian_unavailable', status: 503 });
+    behaviour = 'garbage';
+    await expect(client.health()).rejects.toMatchObject({ code: 'custodian_unavailable' });
+    await expect(client.judge('A'.repeat(43), new Uint8Array(4))).rejects.toMatchObject({ code: 'custodian_unavailable' });
+    expect(sockets.size).toBeGreaterThanOrEqual(2); // a new connection after each failure
+  } finally {
+    client.close();
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});

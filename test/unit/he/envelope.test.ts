@@ -1,0 +1,81 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHeEngine, isWasmTrap } from '../../../src/he/index.ts';
+import { isAppError } from '../../../src/shared/index.ts';
+import { createTestKeys, randomDescriptor, type TestKeys } from './helpers.ts';
+
+let keys: TestKeys;
+let template: Uint8Array;
+let blinded: Uint8Array;
+const probe = randomDescriptor(128);
+
+beforeAll(async () => {
+  keys = await createTestKeys();
+  template = keys.engine.encryptTemplate(probe);
+  blinded = keys.engine.matchAndBlind(template, probe, 0.5);
+});
+afterAll(() => keys?.close());
+
+const withVersion = (envelope: Uint8Array, version: string) => {
+  const oldLength = envelope[4]!;
+  const v = Buffer.from(version, 'latin1');
+  return Uint8Array.from(Buffer.concat([Buffer.from(envelope.subarray(0, 4)), Buffer.from([v.length]), v, Buffer.from(envelope.subarray(5 + oldLength))]));
+};
+
+const codeOf = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (error) {
+    if (isAppError(error)) return error.code;
+    throw error;
+  }
+  return 'ok';
+};
+
+describe('ciphertext envelopes', () => {
+  it('carry the parameter version and role; refuse other versions and roles', () => {
+    expect(Buffer.from(template.subarray(0, 3)).toString()).toBe('FHE');
+    expect(codeOf(() => keys.engine.matchAndBlind(withVersion(template, 'bgv-2048-v2'), probe, 0.5))).toBe('he_params_mismatch');
+    expect(codeOf(() => keys.engine.matchAndBlind(blinded, probe, 0.5))).toBe('he_bad_ciphertext');
+    expect(codeOf(() => keys.judge.judge(template))).toBe('he_bad_ciphertext');
+    expect(codeOf(() => keys.judge.judge(withVersion(blinded, 'ckks-8192-v1')))).toBe('he_params_mismatch');
+    expect(keys.judge.judge(blinded)).toBe(true);
+  });
+
+  it('refuse truncated, oversized, empty and garbage input with typed errors', () => {
+    const cases: Uint8Array[] = [
+      new Uint8Array(0),
+      blinded.subarray(0, 20),
+      blinded.subarray(0, blinded.length - 1),
+      Uint8Array.from([...blinded, 0]),
+      new Uint8Array(keys.params.maxCiphertextBytes + 100).fill(7),
+      Uint8Array.from(Buffer.concat([Buffer.from(blinded.subarray(0, 17)), Buffer.alloc(blinded.length - 17, 0xff)])),
+    ];
+    for (const bytes of cases) expect(codeOf(() => keys.judge.judge(bytes))).toBe('he_bad_ciphertext');
+  });
+
+  it('never crash or leak a non-typed error on corrupted ciphertexts (byte flips)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }), (flips) => {
+        const bytes = Uint8Array.from(blinded);
+        for (const [position, mask] of flips) bytes[position % bytes.length]! ^= mask;
+        try {
+          expect(typeof keys.judge.judge(bytes)).toBe('boolean'); // ciphertexts are not authenticated
+        } catch (error) {
+          expect(isWasmTrap(error)).toBe(false);
+          expect(isAppError(error)).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
+    expect(keys.judge.judge(blinded)).toBe(true);
+  });
+
+  it('refuses malformed public keys and wrong parameter versions at engine creation', async () => {
+    await expect(createHeEngine({ publicKey: new Uint8Array(100) })).rejects.toMatchObject({ code: 'he_bad_public_key' });
+    await expect(createHeEngine({ publicKey: keys.publicKey, params: 'nope' })).rejects.toMatchObject({ code: 'he_params_unknown' });
+    const engine = await createHeEngine({ publicKey: keys.publicKey });
+    engine.close();
+    expect(codeOf(() => engine.encryptTemplate(probe))).toBe('he_closed');
+  });
+});
