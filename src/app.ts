@@ -3,6 +3,7 @@ import type { Provider } from 'oidc-provider';
 import type { Config } from './config/index.ts';
 import type { Database } from './db/index.ts';
 import { createCsrf, createViews, errorHandler, securityHeaders, staticFiles, wantsJson } from './http/index.ts';
+import { ACCOUNT_CLIENT_ID, createAccountRouter } from './account/index.ts';
 import { createInteractionRouter } from './interaction/router.ts';
 import { createAdapterClass, createProvider } from './oidc/index.ts';
 import { createServices, deriveKey, type BiometricParts, type Services } from './services.ts';
@@ -51,6 +52,16 @@ export async function createApp(deps: AppDeps): Promise<App> {
     });
   }
 
+  // The IdP's own account page signs in like any first-party client, with response_type=none.
+  await clients.add({
+    clientId: ACCOUNT_CLIENT_ID,
+    name: 'Your FaceID-FHE account',
+    redirectUris: [new URL('/account/callback', config.issuer).href],
+    authMethod: 'none',
+    responseTypes: ['none'],
+    firstParty: true,
+  });
+
   const secureCookies = config.issuer.startsWith('https://');
   const provider = createProvider({
     issuer: config.issuer,
@@ -65,14 +76,16 @@ export async function createApp(deps: AppDeps): Promise<App> {
   provider.on('server_error', (_ctx: unknown, err: unknown) => logger.error({ err }, 'oidc-provider server error'));
 
   const csrf = createCsrf({ key: deriveKey(Buffer.from(config.cookieKeys[0]!, 'utf8'), 'csrf').toString('base64url'), secureCookies });
+  const frameLimits = deps.frameLimits ?? { maxFiles: 8, maxFileBytes: 4 * 1024 * 1024 };
   const interactions = createInteractionRouter({
     provider,
     flow: services.flow,
     views,
     csrf,
-    frameLimits: deps.frameLimits ?? { maxFiles: 8, maxFileBytes: 4 * 1024 * 1024 },
+    frameLimits,
     captureFrames: deps.captureFrames ?? { signIn: 3, enroll: 5 },
   });
+  const account = createAccountRouter({ provider, services, views, csrf, issuer: config.issuer, secureCookies, frameLimits });
 
   const site = new Router();
   site.get('/', (ctx) => {
@@ -98,6 +111,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   provider.use(staticFiles());
   provider.use(site.routes());
   provider.use(interactions.routes());
+  provider.use(account.routes());
   provider.use(async (ctx, next) => {
     await next();
     // oidc-provider answers unknown paths with an empty 404; give browsers a readable page.

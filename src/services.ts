@@ -10,11 +10,13 @@ import {
   createOidcPayloadQueries,
   createSigningKeyQueries,
   createTemplateQueries,
+  createTotpQueries,
   type Database,
 } from './db/index.ts';
 import { createInteractionFlow } from './interaction/flow.ts';
 import { createSigningKeys } from './keys/index.ts';
 import { createClientRegistry } from './oidc/clients.ts';
+import { createTotp } from './mfa/index.ts';
 import { createSealer } from './sealing/index.ts';
 import type { Logger } from './shared/index.ts';
 
@@ -56,6 +58,7 @@ export function createServices(deps: ServiceDeps) {
     clients: createClientQueries(db),
     payloads: createOidcPayloadQueries(db),
     signingKeys: createSigningKeyQueries(db),
+    totp: createTotpQueries(db),
   };
   const audit = createAudit({ queries: queries.audit, logger, pseudonymKey: deriveKey(config.sealingKey, 'audit-pseudonym') });
   const accounts = createAccountService({ db, accounts: queries.accounts, templates: queries.templates, payloads: queries.payloads, audit });
@@ -81,9 +84,16 @@ export function createServices(deps: ServiceDeps) {
     subjectKey: deriveKey(config.sealingKey, 'custodian-subject'),
     logger,
   });
-  const flow = createInteractionFlow({ accounts, biometric, audit });
+  const totp = createTotp({
+    db,
+    queries: queries.totp,
+    sealer,
+    pepper: deriveKey(config.sealingKey, 'recovery-code-pepper'),
+    issuer: `FaceID-FHE (${new URL(config.issuer).host})`,
+  });
+  const flow = createInteractionFlow({ accounts, biometric, audit, totp });
 
-  return { db, sealer, queries, audit, accounts, clients, signingKeys, biometric, flow };
+  return { db, sealer, queries, audit, accounts, clients, signingKeys, biometric, totp, flow };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -4,9 +4,11 @@ import * as oidc from 'openid-client';
 
 /**
  * The sample relying party: "Sign in with FaceID-FHE" with the authorization code flow, PKCE
- * (S256), state and nonce (openid-client 6), a page with the verified ID token claims, and
- * RP-initiated logout. Sessions live in memory behind a random, httpOnly cookie.
+ * (S256), state and nonce (openid-client 6), a page with the verified ID token claims, a
+ * protected page that requires face + TOTP (step-up with acr_values), and RP-initiated logout.
+ * Sessions live in memory behind a random, httpOnly cookie.
  */
+export const ACR_FACE_OTP = 'urn:faceid-fhe:acr:face+otp';
 
 export interface RelyingPartyOptions {
   issuer: string;
@@ -21,6 +23,8 @@ interface Pending {
   state: string;
   nonce: string;
   returnTo: string;
+  /** acr the returned ID token must carry (step-up), checked after the signature. */
+  requiredAcr?: string;
 }
 
 interface Session {
@@ -80,9 +84,9 @@ export async function createRelyingParty(options: RelyingPartyOptions) {
     res.end();
   };
 
-  async function startSignIn(session: Session, res: ServerResponse, extra: Record<string, string> = {}, returnTo = '/') {
+  async function startSignIn(session: Session, res: ServerResponse, extra: Record<string, string> = {}, returnTo = '/', requiredAcr?: string) {
     const codeVerifier = oidc.randomPKCECodeVerifier();
-    const pending: Pending = { codeVerifier, state: oidc.randomState(), nonce: oidc.randomNonce(), returnTo };
+    const pending: Pending = { codeVerifier, state: oidc.randomState(), nonce: oidc.randomNonce(), returnTo, requiredAcr };
     session.pending = pending;
     const url = oidc.buildAuthorizationUrl(await config(), {
       redirect_uri: redirectUri,
@@ -119,14 +123,15 @@ export async function createRelyingParty(options: RelyingPartyOptions) {
       }
       switch (url.pathname) {
         case '/': {
+          const error = session.error ? `<p class="error" id="rp-error">${escape(session.error)}</p>` : '';
+          session.error = undefined;
           if (session.claims) {
-            send(res, 200, page('You are signed in', `<p>The ID token was verified (signature, issuer, audience, nonce, PKCE). Its claims:</p>
+            send(res, 200, page('You are signed in', `${error}<p>The ID token was verified (signature, issuer, audience, nonce, PKCE). Its claims:</p>
               <div id="claims">${claimsTable(session.claims)}</div>
               ${session.userinfo ? `<h2>UserInfo</h2>${claimsTable(session.userinfo)}` : ''}
+              <p><a href="/protected" id="protected">Open the protected page (needs face + authenticator code)</a></p>
               <p><a href="/logout" id="logout">Sign out</a></p>`));
           } else {
-            const error = session.error ? `<p class="error" id="rp-error">${escape(session.error)}</p>` : '';
-            session.error = undefined;
             send(res, 200, page('Sample app', `${error}<p>This application has no passwords. Sign in with your face:</p>
               <p><a class="signin" id="signin" href="/login"><span aria-hidden="true">◉</span> Sign in with FaceID-FHE</a></p>`));
           }
@@ -135,6 +140,17 @@ export async function createRelyingParty(options: RelyingPartyOptions) {
         case '/login':
           await startSignIn(session, res);
           return;
+        case '/protected': {
+          // Step-up: this page needs face + TOTP. A weaker session is sent back to the IdP with
+          // acr_values naming only that context; the IdP asks for a fresh face and a code.
+          if (session.claims?.acr !== ACR_FACE_OTP) {
+            await startSignIn(session, res, { acr_values: ACR_FACE_OTP }, '/protected', ACR_FACE_OTP);
+            return;
+          }
+          send(res, 200, page('Protected page', `<p id="protected-ok">You stepped up: this page needs face and an authenticator code, and your ID token says so.</p>
+            <div id="claims">${claimsTable(session.claims)}</div><p><a href="/">Home</a> · <a href="/logout" id="logout">Sign out</a></p>`));
+          return;
+        }
         case '/callback': {
           const pending = session.pending;
           session.pending = undefined;
@@ -155,6 +171,11 @@ export async function createRelyingParty(options: RelyingPartyOptions) {
             idTokenExpected: true,
           });
           const claims = tokens.claims()!;
+          if (pending.requiredAcr && claims.acr !== pending.requiredAcr) {
+            session.error = `The identity provider did not perform the required authentication (${pending.requiredAcr}).`;
+            redirect(res, '/');
+            return;
+          }
           session.idToken = tokens.id_token;
           session.claims = { ...claims };
           session.userinfo = { ...(await oidc.fetchUserInfo(await config(), tokens.access_token, claims.sub)) };

@@ -16,6 +16,7 @@ const USAGE = `Usage: npm run cli -- <command> [options]
   db:migrate | db:rollback | db:status
   user:add --username U --email E [--name N] --face IMG [--face IMG ...]
   user:delete --username U
+  user:reset-face --username U --face IMG [--face IMG ...]   (after checking the person's identity; audited)
   user:list
   client:add --name N --redirect-uri URI [--redirect-uri URI ...] [--post-logout-uri URI ...] [--public] [--first-party] [--client-id ID]
   client:list
@@ -58,7 +59,7 @@ async function run(command: string, values: Values, config: Config, database: Da
     createHe: unavailable,
     matchThreshold: 0,
   };
-  const needsFaces = command === 'user:add';
+  const needsFaces = command === 'user:add' || command === 'user:reset-face';
   if (needsFaces) runtime = await createRuntime(config, logger);
   const services = createServices({ config, logger, database, ...(runtime?.deps ?? noFaces) });
 
@@ -83,6 +84,19 @@ async function run(command: string, values: Values, config: Config, database: Da
           frames: faces.map((file) => readFileSync(file)),
         });
         print(`created account ${decision.accountId} (${values.username}); template enrolled from ${faces.length} image(s), encrypted`);
+        return;
+      }
+      case 'user:reset-face': {
+        // The lost-face path: a user who no longer matches (injury, new glasses...) is re-enrolled
+        // by an operator who has verified them out of band, never silently: it is audited.
+        const account = await services.accounts.findByUsername(required(values, 'username'));
+        if (!account) throw new AppError('cli_not_found', 'No such user.');
+        const faces = values.face ?? [];
+        if (faces.length === 0) throw new AppError('cli_usage', `At least one --face IMG is required.\n\n${USAGE}`);
+        const template = await services.biometric.enroll(faces.map((file) => readFileSync(file)));
+        await services.accounts.replaceTemplate(account.id, template);
+        await services.audit.record({ type: 'face_reset', outcome: 'success', accountId: account.id, detail: { actor: 'operator', images: faces.length } });
+        print(`re-enrolled ${account.username} from ${faces.length} image(s); the old template was replaced (audited)`);
         return;
       }
       case 'user:delete': {

@@ -6,6 +6,17 @@ import ClientPgLite from 'knex-pglite';
 
 const { knex } = knexPackage;
 
+/**
+ * knex-pglite 0.14 labels a `del()` query "DEL", so knex's Postgres response handling (which
+ * looks for "DELETE") returns the raw result instead of the affected-row count that pg returns.
+ * Renaming the method keeps `await query.delete()` a number on both engines.
+ */
+class PgliteClient extends (ClientPgLite as unknown as new (config: Knex.Config) => { processResponse(obj: { method?: string }, runner: unknown): unknown }) {
+  override processResponse(obj: { method?: string }, runner: unknown): unknown {
+    return super.processResponse(obj.method === 'del' ? { ...obj, method: 'delete' } : obj, runner);
+  }
+}
+
 export type Db = Knex;
 
 export interface DatabaseOptions {
@@ -45,7 +56,7 @@ export function connectDatabase(options: DatabaseOptions): Database {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     connection = { filename: dir };
   }
-  const instance = knex({ client: ClientPgLite, dialect: 'postgres', connection });
+  const instance = knex({ client: PgliteClient as unknown as typeof ClientPgLite, dialect: 'postgres', connection });
   return { knex: instance, kind: 'pglite', close: () => instance.destroy() };
 }
 

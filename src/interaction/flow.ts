@@ -2,7 +2,8 @@ import type { AccountService } from '../accounts/index.ts';
 import { validateSignup } from '../accounts/index.ts';
 import type { Audit } from '../audit/index.ts';
 import type { BiometricService } from '../biometric/index.ts';
-import { ACR_FACE, AMR_FACE, type Acr } from '../oidc/acr.ts';
+import type { Totp } from '../mfa/index.ts';
+import { ACR_FACE, ACR_FACE_OTP, AMR_FACE, AMR_FACE_OTP, type Acr } from '../oidc/acr.ts';
 import { AppError, isAppError } from '../shared/index.ts';
 
 /**
@@ -22,22 +23,37 @@ export interface RequestContext {
   ip?: string;
 }
 
+/** After the face step: done, or a TOTP code is needed, or the account cannot meet the request. */
+export type FaceOutcome =
+  | { kind: 'done'; decision: LoginDecision }
+  | { kind: 'totp'; accountId: string }
+  | { kind: 'unmet'; accountId: string };
+
 export interface FlowDeps {
   accounts: AccountService;
   biometric: BiometricService;
   audit: Audit;
+  totp: Totp;
 }
 
 export const DENIED_MESSAGE = 'Your face did not match this account. Check the lighting, look at the camera and try again.';
+export const TOTP_DENIED_MESSAGE = 'That code is not valid or was already used. Enter the current code from your authenticator app, or a recovery code.';
 
 export function createInteractionFlow(deps: FlowDeps) {
   return {
+    /** The username to prefill when the session's user is asked to authenticate again. */
+    async usernameOf(accountId: string | undefined): Promise<string | undefined> {
+      return accountId ? (await deps.accounts.findById(accountId))?.username : undefined;
+    },
+
     /**
      * Face sign-in for `username`. The answer for an unknown username is the same denial as for a
      * wrong face, after the same face work, so the step does not reveal which usernames exist.
      * `requiredAccountId` pins a re-authentication (step-up, prompt=login) to the session's account.
+     * An account with TOTP always continues with a code (the factors are chained); an account
+     * without it cannot satisfy a request that requires face+TOTP (`requireOtp`).
      */
-    async faceSignIn(input: { username: string; frames: Uint8Array[]; requiredAccountId?: string } & RequestContext): Promise<LoginDecision> {
+    async faceSignIn(input: { username: string; frames: Uint8Array[]; requiredAccountId?: string; requireOtp?: boolean } & RequestContext): Promise<FaceOutcome> {
       const account = await deps.accounts.findByUsername(input.username);
       const pinnedElsewhere = input.requiredAccountId !== undefined && account?.id !== input.requiredAccountId;
       const template = account && !pinnedElsewhere ? await deps.accounts.template(account.id) : undefined;
@@ -65,8 +81,31 @@ export function createInteractionFlow(deps: FlowDeps) {
         });
         throw new AppError('face_not_matched', DENIED_MESSAGE, { status: 401 });
       }
+      if ((await deps.totp.status(account.id)).enabled) return { kind: 'totp', accountId: account.id };
+      if (input.requireOtp) {
+        await deps.audit.record({ type: 'signin', outcome: 'unmet', accountId: account.id, clientId: input.clientId ?? null, ip: input.ip ?? null, detail: { reason: 'no_totp' } });
+        return { kind: 'unmet', accountId: account.id };
+      }
       await deps.audit.record({ type: 'signin', outcome: 'success', accountId: account.id, clientId: input.clientId ?? null, ip: input.ip ?? null, detail: { amr: [...AMR_FACE] } });
-      return { accountId: account.id, acr: ACR_FACE, amr: [...AMR_FACE] };
+      return { kind: 'done', decision: { accountId: account.id, acr: ACR_FACE, amr: [...AMR_FACE] } };
+    },
+
+    /**
+     * The second factor after a face match: a 6-digit TOTP code, or one of the recovery codes in
+     * its place. Either gives amr ["face","otp","mfa"] (RFC 8176; a recovery code is a one-time
+     * password too).
+     */
+    async totpSignIn(input: { accountId: string; code: string } & RequestContext): Promise<LoginDecision> {
+      const code = input.code.trim();
+      const viaRecovery = !/^\d{6}$/.test(code);
+      const ok = viaRecovery ? await deps.totp.useRecoveryCode(input.accountId, code) : await deps.totp.verify(input.accountId, code);
+      const context = { accountId: input.accountId, clientId: input.clientId ?? null, ip: input.ip ?? null };
+      if (!ok) {
+        await deps.audit.record({ type: 'totp_denied', outcome: 'denied', ...context, detail: { method: viaRecovery ? 'recovery_code' : 'totp' } });
+        throw new AppError('totp_invalid', TOTP_DENIED_MESSAGE, { status: 401 });
+      }
+      await deps.audit.record({ type: 'signin', outcome: 'success', ...context, detail: { amr: [...AMR_FACE_OTP], method: viaRecovery ? 'recovery_code' : 'totp' } });
+      return { accountId: input.accountId, acr: ACR_FACE_OTP, amr: [...AMR_FACE_OTP] };
     },
 
     /** Sign-up: validate the form first (cheap), then enroll the face, then create both at once. */

@@ -7,8 +7,9 @@ import { wantsJson } from '../http/negotiate.ts';
 import { noStore } from '../http/security.ts';
 import type { Views } from '../http/views.ts';
 import { AppError } from '../shared/index.ts';
+import { ACR_FACE_OTP, requiredAcr, type AcrParams } from '../oidc/acr.ts';
 import type { InteractionFlow } from './flow.ts';
-import { abortResult, loginResult } from './result.ts';
+import { abortResult, loginResult, unmetResult } from './result.ts';
 
 /**
  * Interaction routes (the login and consent prompts of oidc-provider) and stand-alone sign-up.
@@ -17,7 +18,10 @@ import { abortResult, loginResult } from './result.ts';
  *   GET  /interaction/:uid            login (username) or consent page; JSON: state + csrf token
  *   POST /interaction/:uid/login      username                       -> 303 face step
  *   GET  /interaction/:uid/face       camera page
- *   POST /interaction/:uid/face       multipart `frame` parts        -> 303 provider resume
+ *   POST /interaction/:uid/face       multipart `frame` parts        -> 303 provider resume, or TOTP step
+ *   GET  /interaction/:uid/totp       second-factor page (after a face match, accounts with TOTP)
+ *   POST /interaction/:uid/totp       `code` (TOTP or recovery code) -> 303 provider resume
+ *   POST /interaction/:uid/unmet      back to the client with unmet_authentication_requirements
  *   GET  /interaction/:uid/signup     sign-up page (within a sign-in)
  *   POST /interaction/:uid/signup     multipart fields + frames      -> 303 provider resume
  *   POST /interaction/:uid/confirm    consent                        -> 303 provider resume
@@ -39,7 +43,18 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 interface FaceIdState {
   username?: string;
+  /** Set after a face match of an account with TOTP: the account and when the face matched. */
+  totpFor?: string;
+  faceAt?: number;
+  /** Set after a face match of an account that cannot meet the requested acr. */
+  unmetFor?: string;
 }
+
+/** How long a face match stays good for the TOTP step that follows it. */
+const SECOND_FACTOR_WINDOW_MS = 5 * 60 * 1000;
+
+/** Login prompt reasons that mean "the same user, more strongly" rather than "sign in". */
+const STEP_UP_REASONS = new Set(['acr_step_up', 'essential_acr', 'essential_acrs']);
 
 const SIGNUP_FIELDS = 8;
 
@@ -133,7 +148,8 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     if (interaction.prompt.name === 'login') {
       const known = interaction.session?.accountId;
       const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : undefined;
-      render(ctx, 'login.njk', { ...base, username: stateOf(interaction).username ?? hint ?? '', reauth: Boolean(known), reasons: interaction.prompt.reasons }, {
+      const username = stateOf(interaction).username ?? hint ?? (await deps.flow.usernameOf(known)) ?? '';
+      render(ctx, 'login.njk', { ...base, username, reauth: Boolean(known), reasons: interaction.prompt.reasons }, {
         uid,
         prompt: 'login',
         csrf: token,
@@ -192,8 +208,71 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     const username = stateOf(interaction).username ?? body.fields.username;
     if (!username) throw new AppError('username_invalid', 'Please enter your username first.', { status: 422 });
     if (body.files.length === 0) throw new AppError('no_frames', 'No camera frame was received. Please try again.', { status: 422 });
-    const decision = await deps.flow.faceSignIn({ username: readUsername(username), frames: body.files.map((file) => file.data), ...requestContext(ctx, interaction) });
-    await finish(ctx, loginResult(decision));
+    const params = interaction.params as AcrParams;
+    const stepUp = interaction.prompt.reasons.some((reason) => STEP_UP_REASONS.has(reason));
+    const outcome = await deps.flow.faceSignIn({
+      username: readUsername(username),
+      frames: body.files.map((file) => file.data),
+      requireOtp: requiredAcr(params) === ACR_FACE_OTP,
+      requiredAccountId: stepUp ? interaction.session?.accountId : undefined,
+      ...requestContext(ctx, interaction),
+    });
+    if (outcome.kind === 'done') {
+      await finish(ctx, loginResult(outcome.decision, params));
+    } else if (outcome.kind === 'totp') {
+      await saveState(interaction, { username, totpFor: outcome.accountId, faceAt: Date.now() });
+      seeOther(ctx, `/interaction/${interaction.uid}/totp`);
+    } else {
+      await saveState(interaction, { username, unmetFor: outcome.accountId });
+      ctx.status = 403;
+      const token = csrf.token(ctx);
+      render(ctx, 'unmet.njk', { uid: interaction.uid, csrf: token, client: await clientOf(interaction) }, {
+        error: 'unmet_authentication_requirements',
+        message: 'This application requires a second factor that your account has not set up.',
+        csrf: token,
+        next: { unmet: `/interaction/${interaction.uid}/unmet` },
+      });
+    }
+  });
+
+  router.get('/interaction/:uid/totp', async (ctx) => {
+    const interaction = await details(ctx, 'login');
+    const state = stateOf(interaction);
+    if (!state.totpFor) {
+      seeOther(ctx, `/interaction/${interaction.uid}`);
+      return;
+    }
+    const token = csrf.token(ctx);
+    render(ctx, 'totp.njk', { uid: interaction.uid, csrf: token, username: state.username, client: await clientOf(interaction) }, {
+      uid: interaction.uid,
+      prompt: 'login',
+      step: 'totp',
+      csrf: token,
+      next: { totp: `/interaction/${interaction.uid}/totp` },
+    });
+  });
+
+  router.post('/interaction/:uid/totp', async (ctx) => {
+    ctx.state.retryUrl = `/interaction/${ctx.params.uid}/totp`;
+    const fields = await parseForm(ctx);
+    csrf.verify(ctx, fields.csrf);
+    const interaction = await details(ctx, 'login');
+    const state = stateOf(interaction);
+    if (!state.totpFor || !state.faceAt || Date.now() - state.faceAt > SECOND_FACTOR_WINDOW_MS) {
+      ctx.state.retryUrl = `/interaction/${interaction.uid}`;
+      throw new AppError('second_factor_expired', 'Too much time passed since your face was matched. Please start again.', { status: 401 });
+    }
+    const code = (fields.code ?? '').slice(0, 64);
+    const decision = await deps.flow.totpSignIn({ accountId: state.totpFor, code, ...requestContext(ctx, interaction) });
+    await finish(ctx, loginResult(decision, interaction.params as AcrParams));
+  });
+
+  router.post('/interaction/:uid/unmet', async (ctx) => {
+    const fields = await parseForm(ctx);
+    csrf.verify(ctx, fields.csrf);
+    const interaction = await details(ctx, 'login');
+    if (!stateOf(interaction).unmetFor) throw new AppError('interaction_wrong_step', 'This step is not part of the current sign-in.', { status: 400 });
+    await finish(ctx, unmetResult());
   });
 
   router.get('/interaction/:uid/signup', async (ctx) => {

@@ -18,6 +18,8 @@ export interface NewClient {
   authMethod?: 'client_secret_basic' | 'client_secret_post' | 'none';
   firstParty?: boolean;
   secret?: string;
+  /** Default: the authorization code flow. `none` (OAuth 2.0 Multiple Response Types, 4) only establishes a session. */
+  responseTypes?: Array<'code' | 'none'>;
 }
 
 export function createClientRegistry(deps: { clients: ClientQueries; sealer: Sealer }) {
@@ -43,8 +45,8 @@ export function createClientRegistry(deps: { clients: ClientQueries; sealer: Sea
           redirect_uris: input.redirectUris,
           post_logout_redirect_uris: input.postLogoutRedirectUris ?? [],
           token_endpoint_auth_method: authMethod,
-          grant_types: ['authorization_code', 'refresh_token'],
-          response_types: ['code'],
+          grant_types: (input.responseTypes ?? ['code']).includes('code') ? ['authorization_code', 'refresh_token'] : [],
+          response_types: input.responseTypes ?? ['code'],
         },
         secret_sealed: clientSecret ? deps.sealer.seal(Buffer.from(clientSecret, 'utf8'), clientSecretContext(clientId)) : null,
         first_party: input.firstParty ?? false,

@@ -1,8 +1,8 @@
-import { Provider, errors, type Configuration, type KoaContextWithOIDC, type FindAccount } from 'oidc-provider';
+import { Provider, errors, interactionPolicy, type Configuration, type KoaContextWithOIDC, type FindAccount } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { AccountQueries } from '../db/index.ts';
 import type { Views } from '../http/views.ts';
-import { ACR_VALUES } from './acr.ts';
+import { ACR_VALUES, requiredAcr, satisfies, type AcrParams } from './acr.ts';
 
 export interface ProviderDeps {
   issuer: string;
@@ -17,6 +17,25 @@ export interface ProviderDeps {
 }
 
 export const SCOPES = ['openid', 'offline_access', 'profile', 'email'] as const;
+
+/**
+ * The default login and consent prompts, plus step-up: a request whose acr_values (or claims acr)
+ * the session's acr does not satisfy asks for a new login even inside a session. oidc-provider
+ * itself only re-prompts for an *essential* acr claim; acr_values are voluntary in OIDC Core
+ * 3.1.2.1, but a relying party that names only face+TOTP means it.
+ */
+function interactionPolicyWithStepUp() {
+  const { base, Check } = interactionPolicy;
+  const policy = base();
+  policy.get('login')!.checks.add(
+    new Check('acr_step_up', 'a stronger authentication is requested', (ctx) => {
+      const required = requiredAcr(ctx.oidc.params as AcrParams);
+      if (!ctx.oidc.session?.accountId || satisfies(ctx.oidc.acr, required)) return Check.NO_NEED_TO_PROMPT;
+      return Check.REQUEST_PROMPT;
+    }),
+  );
+  return policy;
+}
 
 /**
  * The only `new Provider`. Choices, with their reasons:
@@ -66,7 +85,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       profile: ['name', 'preferred_username'],
       email: ['email', 'email_verified'],
     },
-    responseTypes: ['code'],
+    // `none` serves the IdP's own account page, which needs a session and no tokens.
+    responseTypes: ['code', 'none'],
     pkce: { required: () => true },
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
@@ -126,6 +146,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       return grant;
     },
     interactions: {
+      policy: interactionPolicyWithStepUp(),
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     renderError: async (ctx, out) => {

@@ -154,7 +154,8 @@ describe.skipIf(skip !== null)('sign-up and sign-in in a real browser', () => {
     const page = await context.newPage();
     // Simulate a device without a camera: getUserMedia fails the way browsers report it.
     await page.addInitScript(() => {
-      navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Requested device not found', 'NotFoundError'));
+      const devices = (navigator as unknown as { mediaDevices: { getUserMedia: () => Promise<never> } }).mediaDevices;
+      devices.getUserMedia = () => Promise.reject(new DOMException('Requested device not found', 'NotFoundError'));
     });
     await page.goto(rp.url);
     await page.click('#signin');

@@ -47,7 +47,7 @@ describe('OpenID Connect protocol', () => {
   it('publishes discovery metadata for code + PKCE (S256) with the face acr values', async () => {
     const metadata = config.serverMetadata();
     expect(metadata.issuer).toBe(idp.url);
-    expect(metadata.response_types_supported).toEqual(['code']);
+    expect(metadata.response_types_supported).toEqual(['code', 'none']);
     expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
     expect(metadata.acr_values_supported).toEqual(['urn:faceid-fhe:acr:face', 'urn:faceid-fhe:acr:face+otp']);
     expect(metadata.claims_supported).toEqual(expect.arrayContaining(['sub', 'acr', 'amr', 'auth_time', 'preferred_username', 'email']));

@@ -62,6 +62,13 @@ export interface WebcamFrameOptions {
   quality?: number;
   /** Mirror horizontally (front cameras are usually shown mirrored). */
   mirror?: boolean;
+  /**
+   * The face's box in the photo's pixels: the photo is then scaled so that the face is `faceWidth`
+   * px wide and placed with the face centred on (centerX, centerY); `height` is ignored.
+   */
+  face?: { x: number; y: number; width: number; height: number };
+  /** Face width on the canvas when `face` is given (default 200 px, a user at arm's length). */
+  faceWidth?: number;
 }
 
 /**
@@ -71,12 +78,22 @@ export interface WebcamFrameOptions {
  */
 export async function webcamFrame(photo: Buffer, opts: WebcamFrameOptions = {}): Promise<Buffer> {
   const W = 640, H = 480;
-  const height = Math.max(16, Math.round(opts.height ?? H));
+  let height = Math.max(16, Math.round(opts.height ?? H));
+  let faceCentre: { x: number; y: number } | undefined;
+  if (opts.face) {
+    const meta = await sharp(photo).rotate().metadata();
+    const scale = (opts.faceWidth ?? 200) / opts.face.width;
+    height = Math.max(16, Math.round(meta.height! * scale));
+    faceCentre = { x: (opts.face.x + opts.face.width / 2) * scale, y: (opts.face.y + opts.face.height / 2) * scale };
+  }
   let img = sharp(photo).rotate().resize({ height });
   if (opts.mirror) img = img.flop();
   const { data, info } = await img.toBuffer({ resolveWithObject: true });
-  const left = Math.round((opts.centerX ?? W / 2) - info.width / 2);
-  const top = Math.round((opts.centerY ?? H / 2) - info.height / 2);
+  if (faceCentre && opts.mirror) faceCentre.x = info.width - faceCentre.x;
+  const anchorX = faceCentre?.x ?? info.width / 2;
+  const anchorY = faceCentre?.y ?? info.height / 2;
+  const left = Math.round((opts.centerX ?? W / 2) - anchorX);
+  const top = Math.round((opts.centerY ?? H / 2) - anchorY);
   // Crop whatever lies outside the canvas (sharp's composite refuses overlays larger than the base).
   const x0 = Math.max(0, -left), y0 = Math.max(0, -top);
   const x1 = Math.min(info.width, W - left), y1 = Math.min(info.height, H - top);

@@ -36,34 +36,52 @@ export async function authRequest(config: oidc.Configuration, extra: Record<stri
   return { url, codeVerifier, state, nonce };
 }
 
+export interface SignInOptions {
+  /** Answer consent prompts (default) or deny them. */
+  consent?: boolean;
+  /** Supplies the second factor when the IdP asks for one. */
+  totp?: () => Promise<string>;
+}
+
+export interface InteractionState {
+  prompt: string;
+  step?: string;
+  csrf: string;
+  next: Record<string, string>;
+}
+
 /**
  * Drives one sign-in over the documented HTTP contract: authorize -> interaction (JSON) ->
- * username -> frames -> (consent) -> the redirect to the client. Returns the final response,
- * whose `location` is the client's redirect_uri with the code (or an error).
+ * username -> frames -> (TOTP) -> (consent) -> the redirect to the client. Stops early at any
+ * refusal, returning that response as `last`; on success `callback` is the client's redirect_uri
+ * with the code (or an error). With a live session the IdP may skip straight to the callback.
  */
-export async function signInOverHttp(client: HttpClient, request: AuthRequest, username: string, frames: Frame[], options: { consent?: boolean } = {}): Promise<{ last: Response; callback: URL }> {
-  let response = await client.get(request.url.href);
-  expect(response.status).toBe(303);
-  response = await client.follow(response);
-  let state = response.json<{ prompt: string; csrf: string; next: Record<string, string> }>();
-  if (state.prompt === 'login') {
-    response = await client.postForm(state.next.login!, { username, csrf: state.csrf });
-    expect(response.status, response.text).toBe(303);
-    response = await client.postFrames(new URL(response.location!).pathname, { csrf: state.csrf }, frames);
-    if (response.status !== 303) return { last: response, callback: new URL('about:blank') };
-    response = await client.follow(response);
-  }
-  if (response.status === 200 && response.text.includes('"prompt":"consent"')) {
-    state = response.json();
-    if (options.consent === false) {
-      response = await client.postForm(state.next.abort!, { csrf: state.csrf });
+export async function signInOverHttp(client: HttpClient, request: AuthRequest, username: string, frames: Frame[], options: SignInOptions = {}): Promise<{ last: Response; callback: URL; steps: string[] }> {
+  const steps: string[] = [];
+  let response = await client.follow(await client.get(request.url.href));
+  for (let round = 0; round < 8; round += 1) {
+    if (response.location?.startsWith(REDIRECT_URI)) return { last: response, callback: new URL(response.location), steps };
+    if (response.status !== 200) return { last: response, callback: new URL('about:blank'), steps };
+    const state = response.json<InteractionState>();
+    if (state.step === 'totp') {
+      steps.push('totp');
+      if (!options.totp) throw new Error('the IdP asked for a TOTP code');
+      response = await client.postForm(state.next.totp!, { code: await options.totp(), csrf: state.csrf });
+    } else if (state.prompt === 'login') {
+      steps.push('face');
+      response = await client.postForm(state.next.login!, { username, csrf: state.csrf });
+      expect(response.status, response.text).toBe(303);
+      response = await client.postFrames(new URL(response.location!).pathname, { csrf: state.csrf }, frames);
+    } else if (state.prompt === 'consent') {
+      steps.push('consent');
+      response = await client.postForm(options.consent === false ? state.next.abort! : state.next.confirm!, { csrf: state.csrf });
     } else {
-      response = await client.postForm(state.next.confirm!, { csrf: state.csrf });
+      throw new Error(`unexpected interaction state ${JSON.stringify(state)}`);
     }
+    if (response.status !== 303) return { last: response, callback: new URL('about:blank'), steps };
     response = await client.follow(response);
   }
-  expect(response.location, `expected a redirect to the client, got ${response.status}: ${response.text.slice(0, 300)}`).toMatch(/^https:\/\/rp\.example\/callback/);
-  return { last: response, callback: new URL(response.location!) };
+  throw new Error('sign-in did not finish');
 }
 
 export async function exchange(config: oidc.Configuration, callback: URL, request: AuthRequest) {

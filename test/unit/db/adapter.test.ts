@@ -57,5 +57,8 @@ describe('oidc-provider adapter on the database', () => {
     expect(Buffer.from(row.secret_sealed).includes(Buffer.from(clientSecret!))).toBe(false);
     expect(JSON.stringify(row.metadata)).not.toContain(clientSecret);
     await expect(registry.add({ name: 'Bad', redirectUris: ['https://app.example/cb#x'] })).rejects.toMatchObject({ code: 'client_invalid' });
+    // Deletions report whether a row went, on both engines (knex-pglite needs help, see connect.ts).
+    expect(await registry.remove(clientId)).toBe(true);
+    expect(await registry.remove(clientId)).toBe(false);
   });
 });

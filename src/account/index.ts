@@ -1,0 +1,1 @@
+export { createAccountRouter, ACCOUNT_CLIENT_ID, type AccountRouterDeps } from './router.ts';

@@ -1,0 +1,181 @@
+import os from 'node:os';
+import { AppError, silentLogger, type Logger } from '../shared/index.ts';
+import { combineFrames, type FrameOutcome } from './consensus.ts';
+import { faceError, isFaceErrorCode } from './errors.ts';
+import { FRAME_LIMITS, type ConsensusLimits, type DetectionLimits, type FrameLimits } from './limits.ts';
+import { FACE_API_VERSION } from './models.ts';
+import { pipelineDimension, pipelineKey, type PipelineConfig } from './pipeline.ts';
+import { WorkerPool, type PoolStats } from './pool.ts';
+import { validateFrame } from './validate.ts';
+import type { DescribeResponse, WireVariant, WorkerInit } from './worker.ts';
+
+/**
+ * The production pipeline, chosen by measurement on LFW (bench/accuracy.ts --compare; the run is
+ * cited in README/report and at DEFAULT_MATCH_THRESHOLD):
+ * - detection: SSD MobileNet v1; when it finds no face, SSD again on the frame zoomed out (centred
+ *   on a canvas twice as large: SSD misses faces that fill most of the frame), then
+ *   TinyFaceDetector (320). Each retry costs time only on frames where the previous step failed.
+ * - 68 landmarks, dlib's 150x150 chip alignment, face-api's 128-d ResNet descriptor, L2-normalised.
+ */
+export const DEFAULT_PIPELINE: PipelineConfig = Object.freeze({
+  detectors: Object.freeze([{ net: 'ssd' as const }, { net: 'ssd' as const, pad: 0.5 }, { net: 'tiny' as const, inputSize: 320 }]),
+  align: 'dlib' as const,
+  descriptor: 'rec128' as const,
+  normalise: true,
+});
+
+export const DEFAULT_DETECTION_LIMITS: DetectionLimits = Object.freeze({
+  minScore: 0.5,
+  minFaceSize: 80,
+  secondFaceRatio: 0.5,
+});
+
+export const DEFAULT_CONSENSUS_LIMITS: ConsensusLimits = Object.freeze({
+  agreeDistance: 0.4,
+  minEnrollFrames: 3,
+  minProbeFrames: 1,
+  maxFrames: 10,
+});
+
+export function modelVersionOf(pipeline: PipelineConfig): string {
+  return `faceapi-${FACE_API_VERSION}/${pipelineKey(pipeline)}/v1`;
+}
+
+export interface AnalyserOptions {
+  /** Worker threads (default: os.availableParallelism(), at least 1). */
+  workers?: number;
+  logger?: Logger;
+  /** Per-frame time limit in ms, queueing excluded (default 15 s: a frame takes ~0.25 s). */
+  timeoutMs?: number;
+  /** Time allowed for a worker to load its models (default 60 s). */
+  startTimeoutMs?: number;
+  /** Frames waiting for a worker beyond this are refused with face_engine_unavailable (default 64). */
+  maxQueue?: number;
+  frameLimits?: Partial<FrameLimits>;
+  detection?: Partial<DetectionLimits>;
+  /** Pipelines computed by the workers; the first is the default. */
+  pipelines?: readonly PipelineConfig[];
+}
+
+export type AnalyseResult = {
+  readonly results: WireVariant[];
+  readonly timings: { decode: number; detect: number; landmarks: number; descriptor: number };
+};
+
+/** Lower-level than FaceEngine: frame -> per-pipeline outcomes and timings (used by the benchmarks). */
+export interface FaceAnalyser {
+  readonly pipelines: readonly PipelineConfig[];
+  readonly frameLimits: FrameLimits;
+  analyse(frame: Uint8Array, variants?: readonly number[]): Promise<AnalyseResult>;
+  stats(): PoolStats;
+  close(): Promise<void>;
+}
+
+export async function createFaceAnalyser(options: AnalyserOptions = {}): Promise<FaceAnalyser> {
+  const frameLimits: FrameLimits = Object.freeze({ ...FRAME_LIMITS, ...options.frameLimits });
+  const detectionLimits: DetectionLimits = Object.freeze({ ...DEFAULT_DETECTION_LIMITS, ...options.detection });
+  const pipelines = options.pipelines?.length ? options.pipelines : [DEFAULT_PIPELINE];
+  const init: WorkerInit = { pipelines, frameLimits, detectionLimits };
+  const pool = new WorkerPool({
+    url: new URL('./worker.ts', import.meta.url),
+    size: Math.max(1, Math.floor(options.workers ?? os.availableParallelism())),
+    workerData: init,
+    timeoutMs: options.timeoutMs ?? 15_000,
+    startTimeoutMs: options.startTimeoutMs ?? 60_000,
+    maxQueue: options.maxQueue ?? 64,
+    logger: options.logger ?? silentLogger,
+  });
+  try {
+    await pool.ready();
+  } catch (error) {
+    await pool.close();
+    throw error;
+  }
+  return {
+    pipelines,
+    frameLimits,
+    async analyse(frame, variants) {
+      validateFrame(frame, frameLimits);
+      // One copy into a buffer of our own, which is then moved (transferred, not cloned) to the
+      // worker: the caller's buffer is never detached, and the worker zeroes the copy once decoded.
+      const copy = new ArrayBuffer(frame.byteLength);
+      new Uint8Array(copy).set(frame);
+      const response = (await pool.run({ frame: copy, variants }, [copy])) as DescribeResponse;
+      if (!response.ok) {
+        throw isFaceErrorCode(response.code) ? faceError(response.code) : faceError('face_engine_unavailable', 'face worker error');
+      }
+      return { results: response.results, timings: response.timings };
+    },
+    stats: () => pool.stats(),
+    close: () => pool.close(),
+  };
+}
+
+export interface FaceEngineOptions extends Omit<AnalyserOptions, 'pipelines'> {
+  consensus?: Partial<ConsensusLimits>;
+  /** Overrides the production pipeline (benchmarks); it changes modelVersion. */
+  pipeline?: PipelineConfig;
+}
+
+export interface FaceEngine {
+  /** Stored with every template: a template is only comparable with probes of the same version. */
+  readonly modelVersion: string;
+  /** Number of elements of every descriptor this engine outputs. */
+  readonly dimension: number;
+  /** One frame -> one descriptor, or a typed refusal (AppError). */
+  describe(frame: Uint8Array): Promise<Float32Array>;
+  /** Several frames of one enrollment session -> one template (see consensus.ts). */
+  enroll(frames: Uint8Array[]): Promise<Float32Array>;
+  /** One or more verification frames -> one probe descriptor (same consistency rule). */
+  probe(frames: Uint8Array[]): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+export async function createFaceEngine(options: FaceEngineOptions = {}): Promise<FaceEngine> {
+  const pipeline = options.pipeline ?? DEFAULT_PIPELINE;
+  const consensus: ConsensusLimits = { ...DEFAULT_CONSENSUS_LIMITS, ...options.consensus };
+  const analyser = await createFaceAnalyser({ ...options, pipelines: [pipeline] });
+
+  async function describeOne(frame: Uint8Array): Promise<FrameOutcome> {
+    const { results } = await analyser.analyse(frame);
+    const r = results[0];
+    if (!r) throw faceError('face_engine_unavailable', 'empty worker answer');
+    if (r.ok) return { ok: true, descriptor: r.descriptor };
+    if (!isFaceErrorCode(r.code)) throw faceError('face_engine_unavailable', 'unexpected worker answer');
+    return { ok: false, code: r.code };
+  }
+
+  async function combine(frames: Uint8Array[], minFrames: number): Promise<Float32Array> {
+    if (!Array.isArray(frames) || frames.length < minFrames || frames.length > consensus.maxFrames) {
+      throw new AppError('bad_frame_count', `Between ${minFrames} and ${consensus.maxFrames} pictures are expected.`, { status: 400 });
+    }
+    // Malformed or oversized frames refuse the whole request before any work is queued.
+    for (const frame of frames) validateFrame(frame, analyser.frameLimits);
+    const settled = await Promise.allSettled(frames.map(describeOne));
+    const outcomes: FrameOutcome[] = [];
+    let failure: unknown;
+    for (const s of settled) {
+      if (s.status === 'fulfilled') outcomes.push(s.value);
+      else failure ??= s.reason;
+    }
+    try {
+      if (failure !== undefined) throw failure;
+      return combineFrames(outcomes, { agreeDistance: consensus.agreeDistance, minFrames, normalise: pipeline.normalise }).descriptor;
+    } finally {
+      for (const o of outcomes) if (o.ok) o.descriptor.fill(0);
+    }
+  }
+
+  return {
+    modelVersion: modelVersionOf(pipeline),
+    dimension: pipelineDimension(pipeline),
+    async describe(frame) {
+      const outcome = await describeOne(frame);
+      if (!outcome.ok) throw faceError(outcome.code);
+      return outcome.descriptor;
+    },
+    enroll: (frames) => combine(frames, consensus.minEnrollFrames),
+    probe: (frames) => combine(frames, consensus.minProbeFrames),
+    close: () => analyser.close(),
+  };
+}

@@ -1,0 +1,320 @@
+import { chipTransform, extractChip, type Point } from './align.ts';
+import type { RgbImage } from './decode.ts';
+import { faceError, type FaceErrorCode } from './errors.ts';
+import type { DetectionLimits } from './limits.ts';
+import type { Models, Tensor3D } from './models.ts';
+
+/**
+ * One frame -> one descriptor, inside a worker thread. Configurable so that bench/accuracy.ts can
+ * compare pipelines on the same frames (detections, landmarks and descriptors are memoised per
+ * frame and shared between the pipelines being compared); production uses DEFAULT_PIPELINE.
+ */
+
+export interface DetectorSpec {
+  readonly net: 'ssd' | 'tiny' | 'blazeface';
+  /** Margin added on every side, as a fraction of the image size, before detecting (zoom out). */
+  readonly pad?: number;
+  /** TinyFaceDetector input size (multiple of 32). */
+  readonly inputSize?: number;
+}
+
+export interface PipelineConfig {
+  /** Tried in order until one finds a face (a retry when the previous one found none). */
+  readonly detectors: readonly DetectorSpec[];
+  /** 'dlib': rotated 150x150 chip fitted to 33 landmarks; 'box': face-api's axis-aligned crop. */
+  readonly align: 'dlib' | 'box';
+  readonly descriptor: 'rec128' | 'faceres1024' | 'fusion';
+  /** Average the descriptors of the chip and of its mirror image (test-time augmentation). */
+  readonly mirror?: boolean;
+  /** Weight of the 128-d part in a fusion (squared-distance weight). */
+  readonly fusionWeight?: number;
+  /** L2-normalise the output. */
+  readonly normalise: boolean;
+}
+
+export interface Detection {
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+  readonly score: number;
+}
+
+export interface FrameTimings {
+  decode: number;
+  detect: number;
+  landmarks: number;
+  descriptor: number;
+}
+
+export type VariantResult =
+  | { readonly ok: true; readonly descriptor: Float32Array; readonly face: Detection; readonly detector: number; readonly faceSize: number }
+  | { readonly ok: false; readonly code: FaceErrorCode };
+
+const detectorKey = (d: DetectorSpec) => `${d.net}${d.inputSize ?? ''}${d.pad ? `pad${Math.round(d.pad * 100)}` : ''}`;
+
+export function pipelineKey(p: PipelineConfig): string {
+  const det = p.detectors.map(detectorKey).join('>');
+  const desc = p.descriptor === 'fusion' ? `fusion${Math.round((p.fusionWeight ?? 0.5) * 100)}` : p.descriptor;
+  return `${det}-lm68-${p.align === 'dlib' ? 'dlibchip150' : 'boxcrop'}${p.mirror ? '-mirror' : ''}-${desc}${p.normalise ? '-l2' : ''}`;
+}
+
+export function pipelineDimension(p: PipelineConfig): number {
+  return p.descriptor === 'rec128' ? 128 : p.descriptor === 'faceres1024' ? 1024 : 1152;
+}
+
+export function needsHuman(p: PipelineConfig): boolean {
+  return p.descriptor !== 'rec128' || p.detectors.some((d) => d.net === 'blazeface');
+}
+
+interface HumanFace {
+  readonly box: Detection;
+  readonly embedding: Float32Array | null;
+}
+
+/** Per-frame state: every network runs at most once per frame, whatever the pipelines asked. */
+export class FrameAnalysis {
+  readonly timings: FrameTimings = { decode: 0, detect: 0, landmarks: 0, descriptor: 0 };
+  private readonly models: Models;
+  private readonly image: RgbImage;
+  private readonly limits: DetectionLimits;
+  private readonly tensor: Tensor3D;
+  private readonly detections = new Map<string, Promise<Detection[]>>();
+  private readonly landmarks = new Map<string, Promise<Point[]>>();
+  private readonly descriptors = new Map<string, Promise<Float32Array>>();
+  private humanFaces: Promise<HumanFace[]> | undefined;
+  private readonly padded = new Map<number, { tensor: Tensor3D; dx: number; dy: number }>();
+
+  constructor(models: Models, image: RgbImage, limits: DetectionLimits) {
+    this.models = models;
+    this.image = image;
+    this.limits = limits;
+    this.tensor = models.tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
+  }
+
+  dispose(): void {
+    this.tensor.dispose();
+    for (const p of this.padded.values()) p.tensor.dispose();
+    this.padded.clear();
+  }
+
+  async run(pipeline: PipelineConfig): Promise<VariantResult> {
+    try {
+      return await this.runOrThrow(pipeline);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'string' && ['no_face', 'multiple_faces', 'face_too_small'].includes(code)) return { ok: false, code: code as FaceErrorCode };
+      throw error;
+    }
+  }
+
+  private async runOrThrow(p: PipelineConfig): Promise<VariantResult> {
+    const { face, detector } = await this.selectFace(p.detectors);
+    // Face size from the landmarks (detector-independent; detectors' boxes differ by 20-30%):
+    // image pixels per unit of dlib's mean face, i.e. the face's width from jaw to jaw.
+    const faceSize = p.descriptor === 'faceres1024' ? face.width : faceWidth(await this.faceLandmarks(face));
+    if (faceSize < this.limits.minFaceSize) throw faceError('face_too_small');
+    if (p.descriptor === 'rec128') {
+      const d = await this.rec128(face, p.align, p.mirror ?? false);
+      return { ok: true, descriptor: p.normalise ? l2(d) : d.slice(), face, detector, faceSize };
+    }
+    const faceres = await this.faceres(face);
+    if (p.descriptor === 'faceres1024') return { ok: true, descriptor: p.normalise ? l2(faceres) : faceres.slice(), face, detector, faceSize };
+    // Fusion: each part L2-normalised, then weighted so that the squared distance is
+    // w * d128^2 + (1 - w) * d1024^2 (both parts on the unit sphere).
+    const w = p.fusionWeight ?? 0.5;
+    const a = l2(await this.rec128(face, p.align, p.mirror ?? false));
+    const b = l2(faceres);
+    const out = new Float32Array(a.length + b.length);
+    for (let i = 0; i < a.length; i += 1) out[i] = a[i]! * Math.sqrt(w);
+    for (let i = 0; i < b.length; i += 1) out[a.length + i] = b[i]! * Math.sqrt(1 - w);
+    return { ok: true, descriptor: p.normalise ? l2(out) : out, face, detector, faceSize };
+  }
+
+  /** Runs landmarks and the descriptor network on a given box (worker warm-up only). */
+  async warmDescriptor(face: Detection, align: 'dlib' | 'box'): Promise<void> {
+    await this.rec128(face, align);
+  }
+
+  /**
+   * Exactly one usable face. Detections under `minScore` are not faces. The largest face is the
+   * subject; another face counts only if at least `secondFaceRatio` of its width (see limits.ts).
+   */
+  private async selectFace(detectors: readonly DetectorSpec[]): Promise<{ face: Detection; detector: number }> {
+    for (let k = 0; k < detectors.length; k += 1) {
+      const faces = (await this.detect(detectors[k]!)).filter((d) => d.score >= this.limits.minScore);
+      if (faces.length === 0) continue;
+      faces.sort((a, b) => b.width - a.width);
+      const primary = faces[0]!;
+      const others = faces.slice(1).filter((f) => f.width >= this.limits.secondFaceRatio * primary.width);
+      if (others.length > 0) throw faceError('multiple_faces');
+      return { face: primary, detector: k };
+    }
+    throw faceError('no_face');
+  }
+
+  private detect(spec: DetectorSpec): Promise<Detection[]> {
+    const key = detectorKey(spec);
+    let result = this.detections.get(key);
+    if (!result) {
+      result = this.timed('detect', () => this.runDetector(spec));
+      this.detections.set(key, result);
+    }
+    return result;
+  }
+
+  private async runDetector(spec: DetectorSpec): Promise<Detection[]> {
+    if (spec.net === 'blazeface') return (await this.human()).map((f) => f.box);
+    const { faceapi } = this.models;
+    const { tensor, dx, dy } = spec.pad ? this.paddedTensor(spec.pad) : { tensor: this.tensor, dx: 0, dy: 0 };
+    // Candidates from 0.2 so that benchmarks can study scores; the policy threshold is applied in selectFace.
+    const options = spec.net === 'ssd'
+      ? new faceapi.SsdMobilenetv1Options({ minConfidence: Math.min(0.2, this.limits.minScore), maxResults: 20 })
+      : new faceapi.TinyFaceDetectorOptions({ inputSize: spec.inputSize ?? 416, scoreThreshold: Math.min(0.2, this.limits.minScore) });
+    const found = await faceapi.detectAllFaces(tensor as never, options);
+    return found.map((d) => {
+      // Back to the unpadded frame, clipped to it.
+      const x0 = Math.max(0, d.box.x - dx), y0 = Math.max(0, d.box.y - dy);
+      const x1 = Math.min(this.image.width, d.box.x + d.box.width - dx), y1 = Math.min(this.image.height, d.box.y + d.box.height - dy);
+      return { x: x0, y: y0, width: Math.max(0, x1 - x0), height: Math.max(0, y1 - y0), score: d.score };
+    }).filter((d) => d.width > 1 && d.height > 1);
+  }
+
+  /** The frame centred on a mid-grey canvas (1 + 2 pad) times larger: SSD misses faces that fill the frame. */
+  private paddedTensor(pad: number): { tensor: Tensor3D; dx: number; dy: number } {
+    let entry = this.padded.get(pad);
+    if (!entry) {
+      const { width, height, data } = this.image;
+      const dx = Math.round(width * pad), dy = Math.round(height * pad);
+      const w = width + 2 * dx, h = height + 2 * dy;
+      const buf = new Uint8Array(w * h * 3).fill(128);
+      for (let y = 0; y < height; y += 1) buf.set(data.subarray(y * width * 3, (y + 1) * width * 3), ((y + dy) * w + dx) * 3);
+      entry = { tensor: this.models.tf.tensor3d(buf, [h, w, 3], 'int32'), dx, dy };
+      this.padded.set(pad, entry);
+    }
+    return entry;
+  }
+
+  private faceLandmarks(face: Detection): Promise<Point[]> {
+    const key = `${face.x},${face.y},${face.width},${face.height}`;
+    let result = this.landmarks.get(key);
+    if (!result) {
+      result = this.timed('landmarks', async () => {
+        const { faceapi } = this.models;
+        const box = new faceapi.Rect(face.x, face.y, face.width, face.height);
+        const [crop] = await faceapi.extractFaceTensors(this.tensor as never, [box]);
+        try {
+          const rel = (await faceapi.nets.faceLandmark68Net.detectLandmarks(crop as never)) as InstanceType<FaceApiLandmarks>;
+          // extractFaceTensors clips the box to the image: landmarks are relative to the clipped crop.
+          const cx = Math.max(0, Math.floor(face.x)), cy = Math.max(0, Math.floor(face.y));
+          const [ch, cw] = (crop as unknown as { shape: number[] }).shape as [number, number];
+          return rel.relativePositions.map((pt: { x: number; y: number }): Point => [cx + pt.x * cw, cy + pt.y * ch]);
+        } finally {
+          (crop as unknown as { dispose(): void }).dispose();
+        }
+      });
+      this.landmarks.set(key, result);
+    }
+    return result;
+  }
+
+  private rec128(face: Detection, align: 'dlib' | 'box', mirror = false): Promise<Float32Array> {
+    const key = `${face.x},${face.y},${face.width},${face.height},${align},${mirror}`;
+    let result = this.descriptors.get(key);
+    if (!result) {
+      result = (async () => {
+        const points = await this.faceLandmarks(face);
+        return this.timed('descriptor', async () => {
+          const { faceapi, tf } = this.models;
+          let input: Tensor3D;
+          if (align === 'dlib') {
+            input = tf.tensor3d(extractChip(this.image, chipTransform(points)), [150, 150, 3], 'float32');
+          } else {
+            const lm = new faceapi.FaceLandmarks68(points.map(([x, y]) => new faceapi.Point(x, y)), { width: this.image.width, height: this.image.height });
+            const [crop] = await faceapi.extractFaceTensors(this.tensor as never, [lm.align(null, { useDlibAlignment: true })]);
+            input = crop as unknown as Tensor3D;
+          }
+          try {
+            const d = (await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(input as never)) as Float32Array;
+            if (!mirror) return d;
+            const flipped = tf.reverse(input, 1);
+            try {
+              const m = (await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(flipped as never)) as Float32Array;
+              return d.map((x, i) => (x + m[i]!) / 2);
+            } finally {
+              flipped.dispose();
+            }
+          } finally {
+            input.dispose();
+          }
+        });
+      })();
+      this.descriptors.set(key, result);
+    }
+    return result;
+  }
+
+  /** human's own pipeline (blazeface -> facemesh, rotation-corrected -> faceres) on the whole frame. */
+  private human(): Promise<HumanFace[]> {
+    this.humanFaces ??= this.timed('detect', async () => {
+      const human = this.models.human;
+      if (!human) throw new Error('human models not loaded');
+      const result = await human.detect(this.tensor);
+      return result.face.map((f) => ({
+        box: { x: f.box[0], y: f.box[1], width: f.box[2], height: f.box[3], score: f.score },
+        embedding: f.embedding && f.embedding.length > 0 ? Float32Array.from(f.embedding) : null,
+      }));
+    });
+    return this.humanFaces;
+  }
+
+  /** faceres descriptor of human's face that overlaps `face` most (IoU > 0.3), else no_face. */
+  private async faceres(face: Detection): Promise<Float32Array> {
+    const faces = await this.human();
+    let best: HumanFace | undefined;
+    let bestIou = 0.3;
+    for (const f of faces) {
+      const v = iou(f.box, face);
+      if (f.embedding && v > bestIou) {
+        best = f;
+        bestIou = v;
+      }
+    }
+    if (!best?.embedding) throw faceError('no_face');
+    return best.embedding;
+  }
+
+  private async timed<T>(phase: keyof FrameTimings, fn: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.timings[phase] += performance.now() - start;
+    }
+  }
+}
+
+type FaceApiLandmarks = new (...args: never[]) => { relativePositions: { x: number; y: number }[] };
+
+/** Jaw-to-jaw width in pixels: the scale of dlib's mean face (unit width) fitted to the landmarks. */
+export function faceWidth(landmarks: readonly Point[]): number {
+  const t = chipTransform(landmarks, 1, 0);
+  return Math.hypot(t.ar, t.ai);
+}
+
+export function l2(v: Float32Array): Float32Array {
+  let sum = 0;
+  for (const x of v) sum += x * x;
+  const inv = sum > 0 ? 1 / Math.sqrt(sum) : 0;
+  const out = new Float32Array(v.length);
+  for (let i = 0; i < v.length; i += 1) out[i] = v[i]! * inv;
+  return out;
+}
+
+function iou(a: Detection, b: Detection): number {
+  const x0 = Math.max(a.x, b.x), y0 = Math.max(a.y, b.y);
+  const x1 = Math.min(a.x + a.width, b.x + b.width), y1 = Math.min(a.y + a.height, b.y + b.height);
+  const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
+  const union = a.width * a.height + b.width * b.height - inter;
+  return union > 0 ? inter / union : 0;
+}
