@@ -3,10 +3,14 @@ import type { Provider } from 'oidc-provider';
 import type { Config } from './config/index.ts';
 import type { Database } from './db/index.ts';
 import { createCsrf, createViews, errorHandler, securityHeaders, staticFiles, wantsJson } from './http/index.ts';
+import { timingSafeEqual } from 'node:crypto';
 import { ACCOUNT_CLIENT_ID, createAccountRouter } from './account/index.ts';
+import { createAdminRouter } from './admin/index.ts';
+import { isDatabaseUnavailable } from './db/index.ts';
+import { createMetrics, type Metrics } from './metrics/index.ts';
 import { createInteractionRouter } from './interaction/router.ts';
 import { createAdapterClass, createProvider } from './oidc/index.ts';
-import { createServices, deriveKey, type BiometricParts, type Services } from './services.ts';
+import { createServices, deriveKey, type BiometricParts, type ServiceDeps, type Services } from './services.ts';
 import type { Logger } from './shared/index.ts';
 
 export type { CustodianLink, BiometricParts } from './services.ts';
@@ -24,10 +28,13 @@ export interface AppDeps extends BiometricParts {
   /** Frames per capture on the camera pages. */
   captureFrames?: { signIn: number; enroll: number };
   frameLimits?: { maxFiles: number; maxFileBytes: number };
+  rates?: ServiceDeps['rates'];
+  metrics?: Metrics;
 }
 
 export interface App {
   provider: Provider;
+  metrics: Metrics;
   callback: ReturnType<Provider['callback']>;
   services: Services;
   clients: Services['clients'];
@@ -35,9 +42,16 @@ export interface App {
   close(): Promise<void>;
 }
 
+/** A low-cardinality label for a path: its first segment (never ids, codes or usernames). */
+function routeGroup(path: string): string {
+  const first = path.split('/')[1] ?? '';
+  return ['interaction', 'account', 'admin', 'signup', 'auth', 'token', 'me', 'session', 'jwks', 'static', '.well-known', 'healthz', 'readyz', 'metrics', 'request', 'reg'].includes(first) ? `/${first}` : first === '' ? '/' : 'other';
+}
+
 export async function createApp(deps: AppDeps): Promise<App> {
   const { config, logger } = deps;
-  const services = createServices(deps);
+  const metrics = deps.metrics ?? createMetrics();
+  const services = createServices({ ...deps, metrics });
   const { db, queries, clients, signingKeys } = services;
   const views = createViews();
 
@@ -73,7 +87,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
     trustProxy: config.trustProxy,
     secureCookies,
   });
-  provider.on('server_error', (_ctx: unknown, err: unknown) => logger.error({ err }, 'oidc-provider server error'));
+  // oidc-provider answers its own endpoints' internal errors with 500 server_error; a database
+  // that cannot be reached is marked here and turned into 503 below (it is not our bug, and it passes).
+  provider.on('server_error', (ctx: { state: Record<string, unknown> }, err: unknown) => {
+    if (isDatabaseUnavailable(err)) ctx.state.databaseUnavailable = true;
+    else logger.error({ err }, 'oidc-provider server error');
+  });
 
   const csrf = createCsrf({ key: deriveKey(Buffer.from(config.cookieKeys[0]!, 'utf8'), 'csrf').toString('base64url'), secureCookies });
   const frameLimits = deps.frameLimits ?? { maxFiles: 8, maxFileBytes: 4 * 1024 * 1024 };
@@ -87,7 +106,23 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   const account = createAccountRouter({ provider, services, views, csrf, issuer: config.issuer, secureCookies, frameLimits });
 
+  const admin = createAdminRouter({ services, views, credentials: config.admin });
+
   const site = new Router();
+  site.get('/metrics', async (ctx) => {
+    const given = Buffer.from(ctx.get('authorization'));
+    const expected = Buffer.from(`Bearer ${config.metricsToken ?? ''}`);
+    const allowed = config.metricsToken
+      ? given.length === expected.length && timingSafeEqual(given, expected)
+      : ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(ctx.ip);
+    if (!allowed) {
+      ctx.status = 401;
+      ctx.body = { error: 'unauthorized' };
+      return;
+    }
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await metrics.registry.metrics();
+  });
   site.get('/', (ctx) => {
     ctx.type = 'html';
     ctx.body = views.render('home.njk', { sampleRpUrl: config.sampleRp?.url });
@@ -106,12 +141,33 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ctx.body = { status: ready ? 'ready' : 'not_ready', checks };
   });
 
+  provider.use(async (ctx, next) => {
+    const stop = metrics.httpRequests.startTimer();
+    try {
+      await next();
+    } finally {
+      if (ctx.state.databaseUnavailable && ctx.status === 500) {
+        ctx.status = 503;
+        ctx.set('Retry-After', '5');
+        ctx.set('Cache-Control', 'no-store');
+        const description = 'The service is temporarily unavailable. Please try again in a moment.';
+        if (ctx.response.is('html')) {
+          ctx.body = views.render('error.njk', { title: 'Temporarily unavailable', message: description, code: 'temporarily_unavailable', status: 503 });
+        } else {
+          // RFC 6749 4.1.2.1 names this error for the authorization endpoint; used for all here.
+          ctx.body = { error: 'temporarily_unavailable', error_description: description };
+        }
+      }
+      stop({ route: routeGroup(ctx.path), status: String(ctx.status) });
+    }
+  });
   provider.use(securityHeaders({ hsts: secureCookies }));
   provider.use(errorHandler({ logger, views }));
   provider.use(staticFiles());
   provider.use(site.routes());
   provider.use(interactions.routes());
   provider.use(account.routes());
+  provider.use(admin.routes());
   provider.use(async (ctx, next) => {
     await next();
     // oidc-provider answers unknown paths with an empty 404; give browsers a readable page.
@@ -124,11 +180,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   const sweeper = setInterval(() => {
     queries.payloads.deleteExpired().catch((err: unknown) => logger.warn({ err }, 'expired OIDC payload sweep failed'));
+    services.throttle.sweep().catch((err: unknown) => logger.warn({ err }, 'throttle sweep failed'));
   }, 10 * 60 * 1000);
   sweeper.unref();
 
   return {
     provider,
+    metrics,
     callback: provider.callback(),
     services,
     clients,

@@ -41,9 +41,11 @@ async function shutdown(signal: string): Promise<void> {
     process.exit(1);
   }, 15_000);
   forced.unref();
-  server.close();
-  server.closeIdleConnections();
-  await new Promise<void>((resolve) => server.once('close', () => resolve()));
+  // Stop accepting; in-flight requests finish; idle keep-alive connections are closed.
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
   await app.close();
   await runtime.close();
   await database.close();

@@ -13,11 +13,13 @@ import {
   createTotpQueries,
   type Database,
 } from './db/index.ts';
-import { createInteractionFlow } from './interaction/flow.ts';
+import { createInteractionFlow, DEFAULT_RATES } from './interaction/flow.ts';
 import { createSigningKeys } from './keys/index.ts';
 import { createClientRegistry } from './oidc/clients.ts';
+import type { Metrics } from './metrics/index.ts';
 import { createTotp } from './mfa/index.ts';
 import { createSealer } from './sealing/index.ts';
+import { createThrottle } from './throttle/index.ts';
 import type { Logger } from './shared/index.ts';
 
 /**
@@ -42,6 +44,9 @@ export interface ServiceDeps extends BiometricParts {
   config: Config;
   logger: Logger;
   database: Database;
+  /** Overrides of the per-IP request rates (tests that sign in many times from one address). */
+  rates?: Partial<typeof DEFAULT_RATES>;
+  metrics?: Metrics;
 }
 
 export const deriveKey = (key: Uint8Array, purpose: string) =>
@@ -60,7 +65,7 @@ export function createServices(deps: ServiceDeps) {
     signingKeys: createSigningKeyQueries(db),
     totp: createTotpQueries(db),
   };
-  const audit = createAudit({ queries: queries.audit, logger, pseudonymKey: deriveKey(config.sealingKey, 'audit-pseudonym') });
+  const audit = createAudit({ queries: queries.audit, logger, pseudonymKey: deriveKey(config.sealingKey, 'audit-pseudonym'), metrics: deps.metrics });
   const accounts = createAccountService({ db, accounts: queries.accounts, templates: queries.templates, payloads: queries.payloads, audit });
   const clients = createClientRegistry({ clients: queries.clients, sealer });
   const signingKeys = createSigningKeys({ db, queries: queries.signingKeys, sealer });
@@ -83,6 +88,7 @@ export function createServices(deps: ServiceDeps) {
     threshold: deps.matchThreshold,
     subjectKey: deriveKey(config.sealingKey, 'custodian-subject'),
     logger,
+    metrics: deps.metrics,
   });
   const totp = createTotp({
     db,
@@ -91,9 +97,10 @@ export function createServices(deps: ServiceDeps) {
     pepper: deriveKey(config.sealingKey, 'recovery-code-pepper'),
     issuer: `FaceID-FHE (${new URL(config.issuer).host})`,
   });
-  const flow = createInteractionFlow({ accounts, biometric, audit, totp });
+  const throttle = createThrottle({ db });
+  const flow = createInteractionFlow({ accounts, biometric, audit, totp, throttle, rates: deps.rates });
 
-  return { db, sealer, queries, audit, accounts, clients, signingKeys, biometric, totp, flow };
+  return { db, sealer, queries, audit, accounts, clients, signingKeys, biometric, totp, throttle, flow };
 }
 
 export type Services = ReturnType<typeof createServices>;

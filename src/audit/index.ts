@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { AuditQueries, Db, NewAuditEvent } from '../db/index.ts';
+import type { Metrics } from '../metrics/index.ts';
 import type { Logger } from '../shared/index.ts';
 
 /**
@@ -20,7 +21,8 @@ export type AuditType =
   | 'totp_enabled'
   | 'totp_disabled'
   | 'totp_denied'
-  | 'recovery_codes_regenerated';
+  | 'recovery_codes_regenerated'
+  | 'admin_login';
 
 export interface AuditEvent extends NewAuditEvent {
   type: AuditType;
@@ -34,7 +36,7 @@ export interface Audit {
   forget(accountId: string, trx: Db): Promise<void>;
 }
 
-export function createAudit(deps: { queries: AuditQueries; logger: Logger; pseudonymKey: Uint8Array }): Audit {
+export function createAudit(deps: { queries: AuditQueries; logger: Logger; pseudonymKey: Uint8Array; metrics?: Metrics }): Audit {
   const pseudonym = (accountId: string) =>
     `anon:${createHmac('sha256', deps.pseudonymKey).update(`audit:${accountId}`).digest('base64url').slice(0, 22)}`;
   return {
@@ -44,6 +46,7 @@ export function createAudit(deps: { queries: AuditQueries; logger: Logger; pseud
     },
     async record(event) {
       await deps.queries.insert(event);
+      deps.metrics?.securityEvents.inc({ type: event.type, outcome: event.outcome });
       deps.logger.info({ audit: event.type, outcome: event.outcome, clientId: event.clientId ?? undefined }, 'audit event');
     },
   };

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { AppError, silentLogger, type Logger } from '../shared/index.ts';
+import type { Metrics } from '../metrics/index.ts';
+import { AppError, isAppError, silentLogger, type Logger } from '../shared/index.ts';
 
 /**
  * The face factor as one capability: frames -> encrypted template (enrollment), and frames +
@@ -52,11 +53,35 @@ export interface BiometricDeps {
   /** Key for pseudonymous custodian subjects: the custodian never sees account ids. */
   subjectKey: Uint8Array;
   logger?: Logger;
+  metrics?: Metrics;
 }
 
 export function createBiometricService(deps: BiometricDeps): BiometricService {
   const logger = deps.logger ?? silentLogger;
   let decoy: { ciphertext: Uint8Array; paramsVersion: string } | undefined;
+
+  async function timed<T>(step: 'enroll' | 'verify', work: () => Promise<T>): Promise<T> {
+    const stop = deps.metrics?.faceStep.startTimer({ step });
+    try {
+      return await work();
+    } finally {
+      stop?.();
+    }
+  }
+
+  /** Ticket + judge, timed and labelled by outcome; any failure propagates (fail closed). */
+  async function judge(subject: string, blinded: Uint8Array): Promise<'match' | 'no_match'> {
+    const stop = deps.metrics?.custodianCall.startTimer({ op: 'judge' });
+    try {
+      const ticket = await deps.custodian.issueTicket(subject);
+      const verdict = await deps.custodian.judge(ticket as never, blinded);
+      stop?.({ result: 'ok' });
+      return verdict;
+    } catch (error) {
+      stop?.({ result: isAppError(error) ? error.code : 'error' });
+      throw error;
+    }
+  }
 
   const subjectOf = (accountId: string) =>
     createHmac('sha256', deps.subjectKey).update(`custodian-subject:${accountId}`).digest('base64url');
@@ -72,7 +97,7 @@ export function createBiometricService(deps: BiometricDeps): BiometricService {
   }
 
   return {
-    async enroll(frames) {
+    enroll: (frames) => timed('enroll', async () => {
       const descriptor = await deps.face.enroll(frames);
       try {
         const he = await deps.he();
@@ -80,9 +105,9 @@ export function createBiometricService(deps: BiometricDeps): BiometricService {
       } finally {
         descriptor.fill(0);
       }
-    },
+    }),
 
-    async verify({ accountId, template, frames }) {
+    verify: ({ accountId, template, frames }) => timed('verify', async () => {
       const probe = await deps.face.probe(frames);
       try {
         const he = await deps.he();
@@ -98,12 +123,10 @@ export function createBiometricService(deps: BiometricDeps): BiometricService {
           throw new AppError('template_outdated', 'Your face enrollment is out of date; please ask for a re-enrollment.', { status: 409 });
         }
         const blinded = he.matchAndBlind(template.ciphertext, probe, deps.threshold);
-        const ticket = await deps.custodian.issueTicket(subjectOf(accountId));
-        const verdict = await deps.custodian.judge(ticket as never, blinded);
-        return verdict === 'match';
+        return (await judge(subjectOf(accountId), blinded)) === 'match';
       } finally {
         probe.fill(0);
       }
-    },
+    }),
   };
 }

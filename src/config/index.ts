@@ -40,6 +40,7 @@ const EnvSchema = z.object({
   SAMPLE_RP_CLIENT_SECRET: z.string().min(32).optional(),
   ADMIN_USER: z.string().min(1).optional(),
   ADMIN_PASSWORD: z.string().min(12).optional(),
+  METRICS_TOKEN: z.string().min(16).optional(),
 });
 
 export interface Config {
@@ -63,6 +64,8 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly sampleRp: { readonly url: string; readonly clientSecret: string } | undefined;
   readonly admin: { readonly user: string; readonly password: string } | undefined;
+  /** Bearer token for GET /metrics; without it, only loopback clients may read metrics. */
+  readonly metricsToken: string | undefined;
 }
 
 export interface DemoSecrets {
@@ -152,5 +155,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: e.TRUST_PROXY,
     sampleRp: e.SAMPLE_RP_URL && sampleRpSecret ? Object.freeze({ url: e.SAMPLE_RP_URL, clientSecret: sampleRpSecret }) : undefined,
     admin: e.ADMIN_USER && e.ADMIN_PASSWORD ? Object.freeze({ user: e.ADMIN_USER, password: e.ADMIN_PASSWORD }) : undefined,
+    metricsToken: e.METRICS_TOKEN,
   });
 }

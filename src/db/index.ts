@@ -1,4 +1,4 @@
-export { connectDatabase, toBuffer, type Database, type DatabaseOptions, type Db } from './connect.ts';
+export { connectDatabase, isDatabaseUnavailable, toBuffer, type Database, type DatabaseOptions, type Db } from './connect.ts';
 export { migrateLatest, rollbackAll, migrationStatus } from './migrate.ts';
 export { createAccountQueries, type AccountQueries, type AccountRow, type NewAccount } from './queries/accounts.ts';
 export { createTemplateQueries, type TemplateQueries, type TemplateRow, type NewTemplate } from './queries/templates.ts';

@@ -24,6 +24,8 @@ export interface PipelineConfig {
   /** 'dlib': rotated 150x150 chip fitted to 33 landmarks; 'box': face-api's axis-aligned crop. */
   readonly align: 'dlib' | 'box';
   readonly descriptor: 'rec128' | 'faceres1024' | 'fusion';
+  /** Second landmark pass on a box derived from the first landmarks (detector-independent crop). */
+  readonly refine?: boolean;
   /** Average the descriptors of the chip and of its mirror image (test-time augmentation). */
   readonly mirror?: boolean;
   /** Weight of the 128-d part in a fusion (squared-distance weight). */
@@ -56,7 +58,7 @@ const detectorKey = (d: DetectorSpec) => `${d.net}${d.inputSize ?? ''}${d.pad ? 
 export function pipelineKey(p: PipelineConfig): string {
   const det = p.detectors.map(detectorKey).join('>');
   const desc = p.descriptor === 'fusion' ? `fusion${Math.round((p.fusionWeight ?? 0.5) * 100)}` : p.descriptor;
-  return `${det}-lm68-${p.align === 'dlib' ? 'dlibchip150' : 'boxcrop'}${p.mirror ? '-mirror' : ''}-${desc}${p.normalise ? '-l2' : ''}`;
+  return `${det}-lm68${p.refine ? 'x2' : ''}-${p.align === 'dlib' ? 'dlibchip150' : 'boxcrop'}${p.mirror ? '-mirror' : ''}-${desc}${p.normalise ? '-l2' : ''}`;
 }
 
 export function pipelineDimension(p: PipelineConfig): number {
@@ -112,10 +114,10 @@ export class FrameAnalysis {
     const { face, detector } = await this.selectFace(p.detectors);
     // Face size from the landmarks (detector-independent; detectors' boxes differ by 20-30%):
     // image pixels per unit of dlib's mean face, i.e. the face's width from jaw to jaw.
-    const faceSize = p.descriptor === 'faceres1024' ? face.width : faceWidth(await this.faceLandmarks(face));
+    const faceSize = p.descriptor === 'faceres1024' ? face.width : faceWidth(await this.landmarksFor(face, p.refine ?? false));
     if (faceSize < this.limits.minFaceSize) throw faceError('face_too_small');
     if (p.descriptor === 'rec128') {
-      const d = await this.rec128(face, p.align, p.mirror ?? false);
+      const d = await this.rec128(face, p.align, p.mirror ?? false, p.refine ?? false);
       return { ok: true, descriptor: p.normalise ? l2(d) : d.slice(), face, detector, faceSize };
     }
     const faceres = await this.faceres(face);
@@ -123,7 +125,7 @@ export class FrameAnalysis {
     // Fusion: each part L2-normalised, then weighted so that the squared distance is
     // w * d128^2 + (1 - w) * d1024^2 (both parts on the unit sphere).
     const w = p.fusionWeight ?? 0.5;
-    const a = l2(await this.rec128(face, p.align, p.mirror ?? false));
+    const a = l2(await this.rec128(face, p.align, p.mirror ?? false, p.refine ?? false));
     const b = l2(faceres);
     const out = new Float32Array(a.length + b.length);
     for (let i = 0; i < a.length; i += 1) out[i] = a[i]! * Math.sqrt(w);
@@ -218,12 +220,31 @@ export class FrameAnalysis {
     return result;
   }
 
-  private rec128(face: Detection, align: 'dlib' | 'box', mirror = false): Promise<Float32Array> {
-    const key = `${face.x},${face.y},${face.width},${face.height},${align},${mirror}`;
+  /**
+   * Landmarks of a face; with `refine`, a second pass on a square box centred on the first pass's
+   * landmarks, so that the crop the landmark network sees no longer depends on which detector
+   * found the face (SSD and Tiny boxes differ in size and centre).
+   */
+  private async landmarksFor(face: Detection, refine: boolean): Promise<Point[]> {
+    const first = await this.faceLandmarks(face);
+    if (!refine) return first;
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (const [x, y] of first) {
+      x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
+    }
+    const side = Math.max(x1 - x0, y1 - y0) * 1.1;
+    const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+    const bx = Math.max(0, cx - side / 2), by = Math.max(0, cy - side / 2);
+    const box = { x: bx, y: by, width: Math.min(this.image.width, cx + side / 2) - bx, height: Math.min(this.image.height, cy + side / 2) - by, score: face.score };
+    return this.faceLandmarks(box);
+  }
+
+  private rec128(face: Detection, align: 'dlib' | 'box', mirror = false, refine = false): Promise<Float32Array> {
+    const key = `${face.x},${face.y},${face.width},${face.height},${align},${mirror},${refine}`;
     let result = this.descriptors.get(key);
     if (!result) {
       result = (async () => {
-        const points = await this.faceLandmarks(face);
+        const points = await this.landmarksFor(face, refine);
         return this.timed('descriptor', async () => {
           const { faceapi, tf } = this.models;
           let input: Tensor3D;

@@ -1,5 +1,6 @@
 import type { Context, Next } from 'koa';
-import { isAppError, type Logger } from '../shared/index.ts';
+import { isDatabaseUnavailable } from '../db/index.ts';
+import { AppError, isAppError, type Logger } from '../shared/index.ts';
 import { wantsJson } from './negotiate.ts';
 import type { Views } from './views.ts';
 
@@ -33,7 +34,10 @@ export function errorHandler(deps: { logger: Logger; views: Views }) {
   return async function handleErrors(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
-    } catch (caught) {
+    } catch (thrown) {
+      const caught = isDatabaseUnavailable(thrown)
+        ? new AppError('database_unavailable', 'Our database is unavailable. Please try again in a moment.', { status: 503, expose: true, cause: thrown })
+        : thrown;
       const err = caught as HttpLikeError;
       const app = isAppError(caught) ? caught : undefined;
       let status = app?.status ?? err.status ?? err.statusCode ?? 500;

@@ -1,10 +1,11 @@
 import type { AccountService } from '../accounts/index.ts';
-import { validateSignup } from '../accounts/index.ts';
+import { normaliseUsername, validateSignup } from '../accounts/index.ts';
 import type { Audit } from '../audit/index.ts';
 import type { BiometricService } from '../biometric/index.ts';
 import type { Totp } from '../mfa/index.ts';
 import { ACR_FACE, ACR_FACE_OTP, AMR_FACE, AMR_FACE_OTP, type Acr } from '../oidc/acr.ts';
 import { AppError, isAppError } from '../shared/index.ts';
+import { FACE_POLICY, IP_POLICY, TOTP_POLICY, type Throttle, type ThrottleKey } from '../throttle/index.ts';
 
 /**
  * The sign-in and sign-up steps, free of Koa and oidc-provider: the router parses the request,
@@ -34,12 +35,33 @@ export interface FlowDeps {
   biometric: BiometricService;
   audit: Audit;
   totp: Totp;
+  throttle: Throttle;
+  /** Request rates per client IP (fixed windows). */
+  rates?: Partial<typeof DEFAULT_RATES>;
 }
+
+export const DEFAULT_RATES = {
+  /** Camera submissions (each costs ~0.25 s of CPU) per IP per minute. */
+  facePerMinute: 30,
+  /** Account creations per IP per hour. */
+  signupPerHour: 10,
+  /** Second-factor submissions per IP per minute. */
+  totpPerMinute: 30,
+};
 
 export const DENIED_MESSAGE = 'Your face did not match this account. Check the lighting, look at the camera and try again.';
 export const TOTP_DENIED_MESSAGE = 'That code is not valid or was already used. Enter the current code from your authenticator app, or a recovery code.';
 
 export function createInteractionFlow(deps: FlowDeps) {
+  const rates = { ...DEFAULT_RATES, ...deps.rates };
+  const ipKey = (prefix: string, ip: string | undefined): ThrottleKey[] =>
+    ip ? [{ key: `${prefix}:${ip}`, policy: IP_POLICY, resetOnSuccess: false }] : [];
+
+  async function recordLockout(lockMs: number, kind: string, accountId: string | null, context: RequestContext) {
+    if (lockMs <= 0) return;
+    await deps.audit.record({ type: 'lockout', outcome: kind, accountId, clientId: context.clientId ?? null, ip: context.ip ?? null, detail: { seconds: Math.ceil(lockMs / 1000) } });
+  }
+
   return {
     /** The username to prefill when the session's user is asked to authenticate again. */
     async usernameOf(accountId: string | undefined): Promise<string | undefined> {
@@ -54,6 +76,13 @@ export function createInteractionFlow(deps: FlowDeps) {
      * without it cannot satisfy a request that requires face+TOTP (`requireOtp`).
      */
     async faceSignIn(input: { username: string; frames: Uint8Array[]; requiredAccountId?: string; requireOtp?: boolean } & RequestContext): Promise<FaceOutcome> {
+      if (input.ip) await deps.throttle.hit(`face-rate:${input.ip}`, rates.facePerMinute, 60_000);
+      // Keyed by the username as typed (normalised), whether or not it exists: a lockout then
+      // looks the same for every username and reveals nothing.
+      const reservation = await deps.throttle.reserve([
+        { key: `face:${normaliseUsername(input.username)}`, policy: FACE_POLICY },
+        ...ipKey('face-ip', input.ip),
+      ]);
       const account = await deps.accounts.findByUsername(input.username);
       const pinnedElsewhere = input.requiredAccountId !== undefined && account?.id !== input.requiredAccountId;
       const template = account && !pinnedElsewhere ? await deps.accounts.template(account.id) : undefined;
@@ -65,12 +94,15 @@ export function createInteractionFlow(deps: FlowDeps) {
           frames: input.frames,
         });
       } catch (error) {
+        // Not evaluated (no usable face, custodian down...): the attempt does not count.
+        await reservation.release();
         if (isAppError(error) && error.status < 500) {
           await deps.audit.record({ type: 'face_refused', outcome: error.code, accountId: account?.id ?? null, clientId: input.clientId ?? null, ip: input.ip ?? null });
         }
         throw error;
       }
       if (!matched || !account) {
+        const lockMs = await reservation.fail();
         await deps.audit.record({
           type: 'signin',
           outcome: 'denied',
@@ -79,8 +111,11 @@ export function createInteractionFlow(deps: FlowDeps) {
           ip: input.ip ?? null,
           detail: { reason: template ? 'no_match' : 'no_template' },
         });
-        throw new AppError('face_not_matched', DENIED_MESSAGE, { status: 401 });
+        await recordLockout(lockMs, 'face', account?.id ?? null, input);
+        const wait = lockMs > 0 ? ` Too many failed attempts: please wait ${Math.ceil(lockMs / 1000)} seconds before the next one.` : '';
+        throw new AppError('face_not_matched', `${DENIED_MESSAGE}${wait}`, { status: 401 });
       }
+      await reservation.succeed();
       if ((await deps.totp.status(account.id)).enabled) return { kind: 'totp', accountId: account.id };
       if (input.requireOtp) {
         await deps.audit.record({ type: 'signin', outcome: 'unmet', accountId: account.id, clientId: input.clientId ?? null, ip: input.ip ?? null, detail: { reason: 'no_totp' } });
@@ -96,14 +131,26 @@ export function createInteractionFlow(deps: FlowDeps) {
      * password too).
      */
     async totpSignIn(input: { accountId: string; code: string } & RequestContext): Promise<LoginDecision> {
+      if (input.ip) await deps.throttle.hit(`totp-rate:${input.ip}`, rates.totpPerMinute, 60_000);
+      const reservation = await deps.throttle.reserve([{ key: `totp:${input.accountId}`, policy: TOTP_POLICY }, ...ipKey('totp-ip', input.ip)]);
       const code = input.code.trim();
       const viaRecovery = !/^\d{6}$/.test(code);
-      const ok = viaRecovery ? await deps.totp.useRecoveryCode(input.accountId, code) : await deps.totp.verify(input.accountId, code);
+      let ok: boolean;
+      try {
+        ok = viaRecovery ? await deps.totp.useRecoveryCode(input.accountId, code) : await deps.totp.verify(input.accountId, code);
+      } catch (error) {
+        await reservation.release();
+        throw error;
+      }
       const context = { accountId: input.accountId, clientId: input.clientId ?? null, ip: input.ip ?? null };
       if (!ok) {
+        const lockMs = await reservation.fail();
         await deps.audit.record({ type: 'totp_denied', outcome: 'denied', ...context, detail: { method: viaRecovery ? 'recovery_code' : 'totp' } });
-        throw new AppError('totp_invalid', TOTP_DENIED_MESSAGE, { status: 401 });
+        await recordLockout(lockMs, 'totp', input.accountId, input);
+        const wait = lockMs > 0 ? ` Too many failed attempts: please wait ${Math.ceil(lockMs / 1000)} seconds before the next one.` : '';
+        throw new AppError('totp_invalid', `${TOTP_DENIED_MESSAGE}${wait}`, { status: 401 });
       }
+      await reservation.succeed();
       await deps.audit.record({ type: 'signin', outcome: 'success', ...context, detail: { amr: [...AMR_FACE_OTP], method: viaRecovery ? 'recovery_code' : 'totp' } });
       return { accountId: input.accountId, acr: ACR_FACE_OTP, amr: [...AMR_FACE_OTP] };
     },
@@ -111,6 +158,7 @@ export function createInteractionFlow(deps: FlowDeps) {
     /** Sign-up: validate the form first (cheap), then enroll the face, then create both at once. */
     async signUp(input: { fields: Record<string, string | undefined>; frames: Uint8Array[] } & RequestContext): Promise<LoginDecision> {
       const form = validateSignup(input.fields);
+      if (input.ip) await deps.throttle.hit(`signup-rate:${input.ip}`, rates.signupPerHour, 60 * 60_000);
       if (await deps.accounts.findByUsername(form.username)) {
         throw new AppError('username_taken', 'That username is taken. Please choose another.', { status: 409 });
       }

@@ -15,7 +15,12 @@ import type { Frame } from './signin.ts';
  */
 export interface PartsHandle {
   parts: Parts;
+  /** The running custodian process (replaced by restartCustodian). */
   custodian: SpawnedCustodian;
+  /** Kills the custodian process (as in a crash); the IdP's client stays and will reconnect. */
+  killCustodian(): Promise<void>;
+  /** Starts the custodian again on the same socket and key directory (same key). */
+  restartCustodian(): Promise<void>;
   face: FaceEngine;
   people: People;
   /** Shorthands for the protocol tests: person A's enrollment, A again (other photos), person B. */
@@ -64,17 +69,18 @@ export async function people(): Promise<People> {
 
 export async function realParts(options: { custodianEnv?: Record<string, string>; workers?: number } = {}): Promise<PartsHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'faceid-parts-'));
-  const custodian = await spawnCustodian({
+  const spawnOptions = {
     keyDir: join(dir, 'custodian'),
     socketPath: join(dir, 'custodian.sock'),
     sharedSecret: randomBytes(32).toString('base64url'),
     demo: true,
     // Tests sign the same person in many times a minute; production keeps the defaults.
-    env: { CUSTODIAN_RATE_SUBJECT_PER_MINUTE: '1000', CUSTODIAN_RATE_SUBJECT_PER_HOUR: '10000', CUSTODIAN_LOG_LEVEL: 'warn', ...options.custodianEnv },
-  });
+    env: { CUSTODIAN_RATE_SUBJECT_PER_MINUTE: '1000', CUSTODIAN_RATE_SUBJECT_PER_HOUR: '10000', CUSTODIAN_RATE_GLOBAL_PER_MINUTE: '100000', CUSTODIAN_LOG_LEVEL: 'warn', ...options.custodianEnv },
+  };
+  const custodian = await spawnCustodian(spawnOptions);
   const face = await createFaceEngine({ workers: options.workers ?? 1 });
   const who = await people();
-  return {
+  const handle: PartsHandle = {
     parts: {
       face,
       custodian: custodian.client,
@@ -82,14 +88,25 @@ export async function realParts(options: { custodianEnv?: Record<string, string>
       matchThreshold: DEFAULT_MATCH_THRESHOLD,
     },
     custodian,
+    async killCustodian() {
+      await handle.custodian.kill();
+    },
+    async restartCustodian() {
+      // The new process gets its own client; the IdP keeps the first one, which reconnects.
+      const next = await spawnCustodian(spawnOptions);
+      next.client.close();
+      handle.custodian = next;
+    },
     face,
     people: who,
     enrollFrames: who.a.enroll.map(jpeg),
     sameFrames: who.a.verify.slice(0, 1).map(jpeg),
     otherFrames: who.b.map(jpeg),
     async close() {
-      await custodian.stop();
+      custodian.client.close();
+      await handle.custodian.stop();
       await face.close();
     },
   };
+  return handle;
 }

@@ -1,0 +1,1 @@
+export { createAdminRouter, type AdminRouterDeps } from './router.ts';

@@ -1,0 +1,78 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Router } from '@koa/router';
+import type { Context } from 'koa';
+import { wantsJson } from '../http/negotiate.ts';
+import { noStore } from '../http/security.ts';
+import type { Views } from '../http/views.ts';
+import type { Services } from '../services.ts';
+import { AppError } from '../shared/index.ts';
+
+/**
+ * The operator's audit view: GET /admin/audit (filters: type, outcome, account, before), behind
+ * its own credentials (ADMIN_USER / ADMIN_PASSWORD, HTTP Basic over TLS, RFC 7617), separate from
+ * any user account. Without configured credentials the routes do not exist. Failed logins are
+ * rate-limited per IP and audited like any other security event.
+ */
+export interface AdminRouterDeps {
+  services: Services;
+  views: Views;
+  credentials: { user: string; password: string } | undefined;
+}
+
+const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+
+export function createAdminRouter(deps: AdminRouterDeps): Router {
+  const router = new Router({ prefix: '/admin' });
+  const { credentials, services } = deps;
+  if (!credentials) return router;
+  const expectedUser = digest(credentials.user);
+  const expectedPassword = digest(credentials.password);
+
+  async function authenticate(ctx: Context): Promise<void> {
+    const header = ctx.get('authorization');
+    const decoded = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString('utf8') : '';
+    const colon = decoded.indexOf(':');
+    const ok =
+      colon > 0 &&
+      // Compare digests so the comparison is constant-time whatever the lengths.
+      timingSafeEqual(digest(decoded.slice(0, colon)), expectedUser) &&
+      timingSafeEqual(digest(decoded.slice(colon + 1)), expectedPassword);
+    if (ok) return;
+    await services.throttle.hit(`admin-login:${ctx.ip}`, 10, 60_000);
+    if (header) await services.audit.record({ type: 'admin_login', outcome: 'denied', ip: ctx.ip });
+    ctx.set('WWW-Authenticate', 'Basic realm="FaceID-FHE operators", charset="UTF-8"');
+    throw new AppError('admin_unauthorized', 'Operator credentials are required.', { status: 401 });
+  }
+
+  router.use(noStore);
+  router.use(async (ctx, next) => {
+    await authenticate(ctx);
+    await next();
+  });
+
+  router.get('/', (ctx) => {
+    ctx.status = 303;
+    ctx.redirect('/admin/audit');
+  });
+
+  router.get('/audit', async (ctx) => {
+    const text = (name: string) => {
+      const value = ctx.query[name];
+      return typeof value === 'string' && value.length > 0 && value.length <= 100 ? value : undefined;
+    };
+    const before = text('before');
+    if (before !== undefined && !/^\d{1,18}$/.test(before)) throw new AppError('bad_request', 'before must be an event id.', { status: 400 });
+    const filter = { type: text('type'), outcome: text('outcome'), accountId: text('account'), before, limit: 100 };
+    const events = await services.queries.audit.list(filter);
+    const next = events.length === 100 ? events[events.length - 1]!.id : undefined;
+    if (wantsJson(ctx)) {
+      ctx.body = { events, next };
+      return;
+    }
+    const query = (extra: Record<string, string>) => new URLSearchParams(Object.entries({ ...filter, ...extra }).filter(([k, v]) => v !== undefined && k !== 'limit') as Array<[string, string]>).toString();
+    ctx.type = 'html';
+    ctx.body = deps.views.render('admin-audit.njk', { events, filter, nextUrl: next ? `/admin/audit?${query({ before: String(next) })}` : undefined });
+  });
+
+  return router;
+}

@@ -1,0 +1,156 @@
+import type { Db } from '../db/index.ts';
+import { AppError } from '../shared/index.ts';
+
+/**
+ * Attempt limits in the database, so that every IdP process shares them and parallel requests
+ * cannot slip past (each statement below is one atomic row update).
+ *
+ * Failures (`reserve` / `fail` / `succeed` / `release`): an attempt first reserves a slot, which
+ * counts as a failure until proven otherwise; at most `maxFailures` consecutive failures, then a
+ * lockout of `baseLockMs`, doubling with every further lockout up to `maxLockMs`. After a lockout
+ * one more attempt is allowed, whose failure locks again (NIST SP 800-63B 5.2.2: at most 5
+ * consecutive failed biometric attempts, then delays that grow). Success resets the key.
+ *
+ * Rates (`hit`): a fixed-window counter per key.
+ */
+export interface FailurePolicy {
+  maxFailures: number;
+  baseLockMs: number;
+  maxLockMs: number;
+}
+
+export const FACE_POLICY: FailurePolicy = { maxFailures: 5, baseLockMs: 30_000, maxLockMs: 60 * 60_000 };
+export const TOTP_POLICY: FailurePolicy = { maxFailures: 5, baseLockMs: 30_000, maxLockMs: 60 * 60_000 };
+/** Failures from one client IP across all usernames (password-spraying's face analogue). */
+export const IP_POLICY: FailurePolicy = { maxFailures: 20, baseLockMs: 60_000, maxLockMs: 60 * 60_000 };
+
+export interface ThrottleKey {
+  key: string;
+  policy: FailurePolicy;
+  /**
+   * Default true. False for keys shared by many accounts (a client IP): one success there must
+   * not wipe the failures an attacker piled up against other accounts from the same address.
+   */
+  resetOnSuccess?: boolean;
+}
+
+export interface Reservation {
+  /** The attempt was evaluated and failed: count it, lock if it was the last allowed. Returns lock ms or 0. */
+  fail(): Promise<number>;
+  /** The attempt succeeded: reset the key. */
+  succeed(): Promise<void>;
+  /** The attempt was not evaluated (no face in the picture, a service down): give the slot back. */
+  release(): Promise<void>;
+}
+
+interface Row {
+  failures: number;
+  lockouts: number;
+  locked_until: Date | string | null;
+}
+
+const rowsOf = (result: unknown): Row[] => (Array.isArray(result) ? result : ((result as { rows?: Row[] }).rows ?? []));
+
+export function createThrottle(deps: { db: Db }) {
+  const { db } = deps;
+
+  async function retryAfterMs(key: string): Promise<number> {
+    const row = (await db('auth_throttle').where({ key }).first()) as Row | undefined;
+    const until = row?.locked_until ? new Date(row.locked_until).getTime() : 0;
+    return Math.max(1000, until - Date.now());
+  }
+
+  async function reserveOne(key: string, policy: FailurePolicy): Promise<boolean> {
+    const result = await db.raw(
+      `insert into auth_throttle (key, failures, updated_at) values (?, 1, now())
+       on conflict (key) do update set
+         failures = case when auth_throttle.locked_until <= now() then ? else auth_throttle.failures + 1 end,
+         locked_until = case when auth_throttle.locked_until <= now() then null else auth_throttle.locked_until end,
+         updated_at = now()
+       where (auth_throttle.locked_until is null and auth_throttle.failures < ?) or auth_throttle.locked_until <= now()
+       returning failures`,
+      [key, policy.maxFailures, policy.maxFailures],
+    );
+    return rowsOf(result).length === 1;
+  }
+
+  async function fail(key: string, policy: FailurePolicy): Promise<number> {
+    const result = await db.raw(
+      `update auth_throttle set
+         locked_until = case when failures >= ? then now() + make_interval(secs => least(?, ? * power(2, lockouts))) else locked_until end,
+         lockouts = case when failures >= ? then lockouts + 1 else lockouts end,
+         updated_at = now()
+       where key = ? returning locked_until`,
+      [policy.maxFailures, policy.maxLockMs / 1000, policy.baseLockMs / 1000, policy.maxFailures, key],
+    );
+    const until = rowsOf(result)[0]?.locked_until;
+    return until ? Math.max(0, new Date(until).getTime() - Date.now()) : 0;
+  }
+
+  return {
+    /**
+     * Reserves one attempt on every key (all or nothing). Refused: AppError `too_many_attempts`
+     * (429) with the wait, which is the same for existing and unknown usernames.
+     */
+    async reserve(keys: ThrottleKey[]): Promise<Reservation> {
+      const held: typeof keys = [];
+      for (const entry of keys) {
+        if (!(await reserveOne(entry.key, entry.policy))) {
+          await Promise.all(held.map((h) => db('auth_throttle').where({ key: h.key }).update({ failures: db.raw('greatest(failures - 1, 0)') })));
+          const waitMs = await retryAfterMs(entry.key);
+          throw new AppError('too_many_attempts', `Too many failed attempts. Please wait ${Math.ceil(waitMs / 1000)} seconds and try again.`, { status: 429 });
+        }
+        held.push(entry);
+      }
+      let settled = false;
+      const once = () => {
+        if (settled) throw new Error('reservation already settled');
+        settled = true;
+      };
+      return {
+        async fail() {
+          once();
+          const locks = await Promise.all(held.map((h) => fail(h.key, h.policy)));
+          return Math.max(0, ...locks);
+        },
+        async succeed() {
+          once();
+          const reset = held.filter((h) => h.resetOnSuccess !== false).map((h) => h.key);
+          const keep = held.filter((h) => h.resetOnSuccess === false).map((h) => h.key);
+          if (reset.length) await db('auth_throttle').whereIn('key', reset).update({ failures: 0, lockouts: 0, locked_until: null, updated_at: db.fn.now() });
+          if (keep.length) await db('auth_throttle').whereIn('key', keep).update({ failures: db.raw('greatest(failures - 1, 0)') });
+        },
+        async release() {
+          once();
+          await db('auth_throttle').whereIn('key', held.map((h) => h.key)).update({ failures: db.raw('greatest(failures - 1, 0)') });
+        },
+      };
+    },
+
+    /** Counts a request in a fixed window; over `limit` -> AppError `rate_limited` (429). */
+    async hit(key: string, limit: number, windowMs: number): Promise<void> {
+      const result = await db.raw(
+        `insert into rate_windows (key, count, window_ends) values (?, 1, now() + make_interval(secs => ?))
+         on conflict (key) do update set
+           count = case when rate_windows.window_ends <= now() then 1 else rate_windows.count + 1 end,
+           window_ends = case when rate_windows.window_ends <= now() then now() + make_interval(secs => ?) else rate_windows.window_ends end
+         returning count, window_ends`,
+        [key, windowMs / 1000, windowMs / 1000],
+      );
+      const row = rowsOf(result)[0] as unknown as { count: number; window_ends: Date | string } | undefined;
+      if (row && row.count > limit) {
+        const waitMs = Math.max(1000, new Date(row.window_ends).getTime() - Date.now());
+        throw new AppError('rate_limited', `Too many requests. Please wait ${Math.ceil(waitMs / 1000)} seconds and try again.`, { status: 429 });
+      }
+    },
+
+    /** Old rows (no failures, no lock, not touched for a day) are deleted by the sweeper. */
+    async sweep(): Promise<number> {
+      const stale = await db('auth_throttle').where('updated_at', '<', db.raw("now() - interval '1 day'")).andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<', db.fn.now())).delete();
+      const windows = await db('rate_windows').where('window_ends', '<', db.fn.now()).delete();
+      return Number(stale) + Number(windows);
+    },
+  };
+}
+
+export type Throttle = ReturnType<typeof createThrottle>;
