@@ -13,7 +13,8 @@ import {
   createTotpQueries,
   type Database,
 } from './db/index.ts';
-import { createInteractionFlow, DEFAULT_RATES } from './interaction/flow.ts';
+import type { DEFAULT_RATES } from './interaction/flow.ts';
+import { createInteractionFlow } from './interaction/flow.ts';
 import { createSigningKeys } from './keys/index.ts';
 import { createClientRegistry } from './oidc/clients.ts';
 import type { Metrics } from './metrics/index.ts';
