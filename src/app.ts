@@ -29,6 +29,7 @@ export interface AppDeps extends BiometricParts {
   captureFrames?: { signIn: number; enroll: number };
   frameLimits?: { maxFiles: number; maxFileBytes: number };
   rates?: ServiceDeps['rates'];
+  policies?: ServiceDeps['policies'];
   metrics?: Metrics;
 }
 

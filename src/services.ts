@@ -13,7 +13,7 @@ import {
   createTotpQueries,
   type Database,
 } from './db/index.ts';
-import type { DEFAULT_RATES } from './interaction/flow.ts';
+import type { DEFAULT_POLICIES, DEFAULT_RATES } from './interaction/flow.ts';
 import { createInteractionFlow } from './interaction/flow.ts';
 import { createSigningKeys } from './keys/index.ts';
 import { createClientRegistry } from './oidc/clients.ts';
@@ -47,6 +47,7 @@ export interface ServiceDeps extends BiometricParts {
   database: Database;
   /** Overrides of the per-IP request rates (tests that sign in many times from one address). */
   rates?: Partial<typeof DEFAULT_RATES>;
+  policies?: Partial<typeof DEFAULT_POLICIES>;
   metrics?: Metrics;
 }
 
@@ -99,7 +100,7 @@ export function createServices(deps: ServiceDeps) {
     issuer: `FaceID-FHE (${new URL(config.issuer).host})`,
   });
   const throttle = createThrottle({ db });
-  const flow = createInteractionFlow({ accounts, biometric, audit, totp, throttle, rates: deps.rates });
+  const flow = createInteractionFlow({ accounts, biometric, audit, totp, throttle, rates: deps.rates, policies: deps.policies });
 
   return { db, sealer, queries, audit, accounts, clients, signingKeys, biometric, totp, throttle, flow };
 }

@@ -251,8 +251,12 @@ export class FrameAnalysis {
           if (align === 'dlib') {
             input = tf.tensor3d(extractChip(this.image, chipTransform(points)), [150, 150, 3], 'float32');
           } else {
-            const lm = new faceapi.FaceLandmarks68(points.map(([x, y]) => new faceapi.Point(x, y)), { width: this.image.width, height: this.image.height });
+            // face-api's own crop (what withFaceDescriptors() does): an axis-aligned box from the
+            // eye and mouth centres. FaceLandmarks68 takes positions relative to the image size.
+            const { width, height } = this.image;
+            const lm = new faceapi.FaceLandmarks68(points.map(([x, y]) => new faceapi.Point(x / width, y / height)), { width, height });
             const [crop] = await faceapi.extractFaceTensors(this.tensor as never, [lm.align(null, { useDlibAlignment: true })]);
+            if (!crop) throw faceError('no_face', 'empty face crop');
             input = crop as unknown as Tensor3D;
           }
           try {

@@ -38,7 +38,11 @@ export interface FlowDeps {
   throttle: Throttle;
   /** Request rates per client IP (fixed windows). */
   rates?: Partial<typeof DEFAULT_RATES>;
+  /** Failure policies (lockout lengths); the defaults follow NIST SP 800-63B. */
+  policies?: Partial<typeof DEFAULT_POLICIES>;
 }
+
+export const DEFAULT_POLICIES = { face: FACE_POLICY, totp: TOTP_POLICY, ip: IP_POLICY };
 
 export const DEFAULT_RATES = {
   /** Camera submissions (each costs ~0.25 s of CPU) per IP per minute. */
@@ -54,13 +58,17 @@ export const TOTP_DENIED_MESSAGE = 'That code is not valid or was already used. 
 
 export function createInteractionFlow(deps: FlowDeps) {
   const rates = { ...DEFAULT_RATES, ...deps.rates };
+  const policies = { ...DEFAULT_POLICIES, ...deps.policies };
   const ipKey = (prefix: string, ip: string | undefined): ThrottleKey[] =>
-    ip ? [{ key: `${prefix}:${ip}`, policy: IP_POLICY, resetOnSuccess: false }] : [];
+    ip ? [{ key: `${prefix}:${ip}`, policy: policies.ip, resetOnSuccess: false }] : [];
 
-  async function recordLockout(lockMs: number, kind: string, accountId: string | null, context: RequestContext) {
-    if (lockMs <= 0) return;
-    await deps.audit.record({ type: 'lockout', outcome: kind, accountId, clientId: context.clientId ?? null, ip: context.ip ?? null, detail: { seconds: Math.ceil(lockMs / 1000) } });
+  async function recordLockout(lock: { lockedMs: number; lockedNow: boolean }, kind: string, accountId: string | null, context: RequestContext) {
+    if (!lock.lockedNow) return;
+    await deps.audit.record({ type: 'lockout', outcome: kind, accountId, clientId: context.clientId ?? null, ip: context.ip ?? null, detail: { seconds: Math.ceil(lock.lockedMs / 1000) } });
   }
+
+  const waitHint = (lock: { lockedMs: number }) =>
+    lock.lockedMs > 0 ? ` Too many failed attempts: please wait ${Math.ceil(lock.lockedMs / 1000)} seconds before the next one.` : '';
 
   return {
     /** The username to prefill when the session's user is asked to authenticate again. */
@@ -80,7 +88,7 @@ export function createInteractionFlow(deps: FlowDeps) {
       // Keyed by the username as typed (normalised), whether or not it exists: a lockout then
       // looks the same for every username and reveals nothing.
       const reservation = await deps.throttle.reserve([
-        { key: `face:${normaliseUsername(input.username)}`, policy: FACE_POLICY },
+        { key: `face:${normaliseUsername(input.username)}`, policy: policies.face },
         ...ipKey('face-ip', input.ip),
       ]);
       const account = await deps.accounts.findByUsername(input.username);
@@ -102,7 +110,7 @@ export function createInteractionFlow(deps: FlowDeps) {
         throw error;
       }
       if (!matched || !account) {
-        const lockMs = await reservation.fail();
+        const lock = await reservation.fail();
         await deps.audit.record({
           type: 'signin',
           outcome: 'denied',
@@ -111,9 +119,8 @@ export function createInteractionFlow(deps: FlowDeps) {
           ip: input.ip ?? null,
           detail: { reason: template ? 'no_match' : 'no_template' },
         });
-        await recordLockout(lockMs, 'face', account?.id ?? null, input);
-        const wait = lockMs > 0 ? ` Too many failed attempts: please wait ${Math.ceil(lockMs / 1000)} seconds before the next one.` : '';
-        throw new AppError('face_not_matched', `${DENIED_MESSAGE}${wait}`, { status: 401 });
+        await recordLockout(lock, 'face', account?.id ?? null, input);
+        throw new AppError('face_not_matched', `${DENIED_MESSAGE}${waitHint(lock)}`, { status: 401 });
       }
       await reservation.succeed();
       if ((await deps.totp.status(account.id)).enabled) return { kind: 'totp', accountId: account.id };
@@ -132,7 +139,7 @@ export function createInteractionFlow(deps: FlowDeps) {
      */
     async totpSignIn(input: { accountId: string; code: string } & RequestContext): Promise<LoginDecision> {
       if (input.ip) await deps.throttle.hit(`totp-rate:${input.ip}`, rates.totpPerMinute, 60_000);
-      const reservation = await deps.throttle.reserve([{ key: `totp:${input.accountId}`, policy: TOTP_POLICY }, ...ipKey('totp-ip', input.ip)]);
+      const reservation = await deps.throttle.reserve([{ key: `totp:${input.accountId}`, policy: policies.totp }, ...ipKey('totp-ip', input.ip)]);
       const code = input.code.trim();
       const viaRecovery = !/^\d{6}$/.test(code);
       let ok: boolean;
@@ -144,11 +151,10 @@ export function createInteractionFlow(deps: FlowDeps) {
       }
       const context = { accountId: input.accountId, clientId: input.clientId ?? null, ip: input.ip ?? null };
       if (!ok) {
-        const lockMs = await reservation.fail();
+        const lock = await reservation.fail();
         await deps.audit.record({ type: 'totp_denied', outcome: 'denied', ...context, detail: { method: viaRecovery ? 'recovery_code' : 'totp' } });
-        await recordLockout(lockMs, 'totp', input.accountId, input);
-        const wait = lockMs > 0 ? ` Too many failed attempts: please wait ${Math.ceil(lockMs / 1000)} seconds before the next one.` : '';
-        throw new AppError('totp_invalid', `${TOTP_DENIED_MESSAGE}${wait}`, { status: 401 });
+        await recordLockout(lock, 'totp', input.accountId, input);
+        throw new AppError('totp_invalid', `${TOTP_DENIED_MESSAGE}${waitHint(lock)}`, { status: 401 });
       }
       await reservation.succeed();
       await deps.audit.record({ type: 'signin', outcome: 'success', ...context, detail: { amr: [...AMR_FACE_OTP], method: viaRecovery ? 'recovery_code' : 'totp' } });

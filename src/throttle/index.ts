@@ -35,8 +35,11 @@ export interface ThrottleKey {
 }
 
 export interface Reservation {
-  /** The attempt was evaluated and failed: count it, lock if it was the last allowed. Returns lock ms or 0. */
-  fail(): Promise<number>;
+  /**
+   * The attempt was evaluated and failed: lock if it was the last allowed. Returns how long the
+   * key is now locked (0: not locked) and whether this failure started the lockout.
+   */
+  fail(): Promise<{ lockedMs: number; lockedNow: boolean }>;
   /** The attempt succeeded: reset the key. */
   succeed(): Promise<void>;
   /** The attempt was not evaluated (no face in the picture, a service down): give the slot back. */
@@ -74,17 +77,27 @@ export function createThrottle(deps: { db: Db }) {
     return rowsOf(result).length === 1;
   }
 
-  async function fail(key: string, policy: FailurePolicy): Promise<number> {
+  /**
+   * Settles a failed attempt. The failure was already counted by the reservation; this starts a
+   * lockout if the count reached the limit and no lockout is running (of several parallel
+   * failures only the first locks, so one burst is one lockout, not several doublings).
+   */
+  async function fail(key: string, policy: FailurePolicy): Promise<{ lockedMs: number; lockedNow: boolean }> {
     const result = await db.raw(
-      `update auth_throttle set
-         locked_until = case when failures >= ? then now() + make_interval(secs => least(?, ? * power(2, lockouts))) else locked_until end,
-         lockouts = case when failures >= ? then lockouts + 1 else lockouts end,
+      `with old as (select key, locked_until from auth_throttle where key = ? for update)
+       update auth_throttle t set
+         locked_until = case when t.failures >= ? and (old.locked_until is null or old.locked_until <= now())
+           then now() + make_interval(secs => least(?, ? * power(2, t.lockouts))) else t.locked_until end,
+         lockouts = case when t.failures >= ? and (old.locked_until is null or old.locked_until <= now())
+           then t.lockouts + 1 else t.lockouts end,
          updated_at = now()
-       where key = ? returning locked_until`,
-      [policy.maxFailures, policy.maxLockMs / 1000, policy.baseLockMs / 1000, policy.maxFailures, key],
+       from old where t.key = old.key
+       returning t.locked_until, (t.locked_until is distinct from old.locked_until) as locked_now`,
+      [key, policy.maxFailures, policy.maxLockMs / 1000, policy.baseLockMs / 1000, policy.maxFailures],
     );
-    const until = rowsOf(result)[0]?.locked_until;
-    return until ? Math.max(0, new Date(until).getTime() - Date.now()) : 0;
+    const row = rowsOf(result)[0] as unknown as { locked_until: Date | string | null; locked_now: boolean } | undefined;
+    const lockedMs = row?.locked_until ? Math.max(0, new Date(row.locked_until).getTime() - Date.now()) : 0;
+    return { lockedMs, lockedNow: Boolean(row?.locked_now) && lockedMs > 0 };
   }
 
   return {
@@ -111,7 +124,7 @@ export function createThrottle(deps: { db: Db }) {
         async fail() {
           once();
           const locks = await Promise.all(held.map((h) => fail(h.key, h.policy)));
-          return Math.max(0, ...locks);
+          return { lockedMs: Math.max(0, ...locks.map((l) => l.lockedMs)), lockedNow: locks.some((l) => l.lockedNow) };
         },
         async succeed() {
           once();

@@ -49,14 +49,17 @@ export interface Response {
 export class HttpClient {
   readonly jar = new CookieJar();
   readonly base: string;
+  /** Sent with every request (e.g. X-Forwarded-For to play several client addresses behind a trusted proxy). */
+  readonly headers: Record<string, string>;
 
-  constructor(base: string) {
+  constructor(base: string, headers: Record<string, string> = {}) {
     this.base = base;
+    this.headers = headers;
   }
 
   async request(pathOrUrl: string, init: RequestInit & { accept?: string } = {}): Promise<Response> {
     const url = new URL(pathOrUrl, this.base);
-    const headers = new Headers(init.headers);
+    const headers = new Headers({ ...this.headers, ...Object.fromEntries(new Headers(init.headers)) });
     const cookie = this.jar.header(url.pathname);
     if (cookie) headers.set('cookie', cookie);
     headers.set('accept', init.accept ?? 'application/json');
