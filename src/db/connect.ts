@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import knexPackage from 'knex';
 import type { Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
+import { isAppError } from '../shared/index.ts';
 
 const { knex } = knexPackage;
 
@@ -18,6 +19,8 @@ class PgliteClient extends (ClientPgLite as unknown as new (config: Knex.Config)
 }
 
 export type Db = Knex;
+
+const QUIET = { warn() {}, error() {}, deprecate() {}, debug() {} };
 
 export interface DatabaseOptions {
   /** PostgreSQL connection string; when absent, the embedded PGlite database is used. */
@@ -44,6 +47,8 @@ export function connectDatabase(options: DatabaseOptions): Database {
   if (options.url) {
     const instance = knex({
       client: 'pg',
+      // Connection failures surface as errors (503, readiness); knex's console warnings would duplicate them.
+      log: QUIET,
       connection: { connectionString: options.url, application_name: 'faceid-fhe' },
       pool: { min: 0, max: options.poolMax ?? 10, acquireTimeoutMillis: 5_000 },
       acquireConnectionTimeout: 5_000,
@@ -73,6 +78,8 @@ const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (let current = error, depth = 0; current && depth < 4; current = (current as { cause?: unknown }).cause, depth += 1) {
+    // An error we raised on purpose already says what failed (e.g. custodian_unavailable).
+    if (isAppError(current)) return false;
     const e = current as { code?: unknown; name?: unknown; message?: unknown };
     if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true;
     if (e.name === 'KnexTimeoutError') return true;

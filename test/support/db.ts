@@ -9,25 +9,38 @@ const { knex } = knexPackage;
  * DATABASE_URL (so test files running in parallel never see each other's rows), or else an
  * in-memory PGlite, the embedded default.
  */
-export async function testDatabase(options: { pglite?: boolean; pgliteDataDir?: string } = {}): Promise<Database & { label: string }> {
-  const url = options.pglite || options.pgliteDataDir ? undefined : process.env.DATABASE_URL;
+export async function testDatabase(options: { pglite?: boolean; pgliteDataDir?: string; url?: string; schema?: string } = {}): Promise<Database & { label: string; schema?: string }> {
+  const url = options.pglite || options.pgliteDataDir ? undefined : (options.url ?? process.env.DATABASE_URL);
   if (!url) {
     const database = connectDatabase({ url: undefined, dataDir: options.pgliteDataDir ?? '', inMemory: !options.pgliteDataDir });
     await migrateLatest(database.knex);
     return { ...database, label: 'pglite' };
   }
-  const schema = `test_${randomBytes(6).toString('hex')}`;
-  const admin = knex({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
-  await admin.raw('create schema ??', [schema]);
-  const instance = knex({ client: 'pg', connection: url, searchPath: [schema], pool: { min: 0, max: 10 } });
+  // The schema is created and dropped through DATABASE_URL itself (a proxied url may be cut).
+  const schema = options.schema ?? `test_${randomBytes(6).toString('hex')}`;
+  const adminUrl = process.env.DATABASE_URL ?? url;
+  const admin = knex({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
+  await admin.raw('create schema if not exists ??', [schema]);
+  const instance = knex({
+    client: 'pg',
+    connection: url,
+    searchPath: [schema],
+    log: { warn() {}, error() {}, deprecate() {}, debug() {} },
+    pool: { min: 0, max: 10, acquireTimeoutMillis: 3000 },
+    acquireConnectionTimeout: 3000,
+  });
   await migrateLatest(instance);
+  let closed = false;
   return {
     knex: instance,
     kind: 'postgres',
     label: 'postgres',
+    schema,
     async close() {
+      if (closed) return;
+      closed = true;
       await instance.destroy();
-      await admin.raw('drop schema ?? cascade', [schema]);
+      if (!options.schema) await admin.raw('drop schema if exists ?? cascade', [schema]);
       await admin.destroy();
     },
   };

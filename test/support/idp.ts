@@ -19,7 +19,18 @@ export interface IdpHandle {
 export type Parts = Pick<AppDeps, 'face' | 'custodian' | 'createHe' | 'matchThreshold'> & Partial<Pick<AppDeps, 'captureFrames' | 'rates' | 'policies'>>;
 
 /** The real app on a real HTTP server on port 0, with a fresh database (see db.ts). */
-export async function startIdp(parts: Parts, options: { env?: Record<string, string>; pglite?: boolean; persistentPglite?: boolean } = {}): Promise<IdpHandle> {
+export interface StartOptions {
+  env?: Record<string, string>;
+  pglite?: boolean;
+  /** The embedded default exactly as `npm start` runs it, in DATA_DIR/pglite. */
+  persistentPglite?: boolean;
+  /** A database prepared by the test (e.g. behind a TCP proxy it can cut). */
+  database?: Awaited<ReturnType<typeof testDatabase>>;
+  /** Share another instance's data directory (and so its demo secrets): a second web process. */
+  dataDir?: string;
+}
+
+export async function startIdp(parts: Parts, options: StartOptions = {}): Promise<IdpHandle> {
   let handler: http.RequestListener = (_req, res) => {
     res.statusCode = 503;
     res.end();
@@ -28,10 +39,9 @@ export async function startIdp(parts: Parts, options: { env?: Record<string, str
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
-  const dataDir = mkdtempSync(join(tmpdir(), 'faceid-idp-'));
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'faceid-idp-'));
   const config = loadConfig({ DATA_DIR: dataDir, PORT: String(port), ISSUER: url, LOG_LEVEL: 'silent', ...options.env });
-  // persistentPglite: the embedded default exactly as `npm start` runs it, in DATA_DIR/pglite.
-  const database = await testDatabase({ pglite: options.pglite, pgliteDataDir: options.persistentPglite ? dataDir : undefined });
+  const database = options.database ?? (await testDatabase({ pglite: options.pglite, pgliteDataDir: options.persistentPglite ? dataDir : undefined }));
   const app = await createApp({ config, logger: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), database, ...parts });
   handler = app.callback;
   return {
@@ -43,7 +53,7 @@ export async function startIdp(parts: Parts, options: { env?: Record<string, str
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await app.close();
-      await database.close();
+      if (!options.database) await database.close();
     },
   };
 }

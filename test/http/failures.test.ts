@@ -1,0 +1,201 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type * as oidc from 'openid-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureDemoSecrets } from '../../src/config/index.ts';
+import { spawnCustodian } from '../../src/custodian/index.ts';
+import { testDatabase } from '../support/db.ts';
+import { HttpClient } from '../support/http-client.ts';
+import { startIdp, type IdpHandle } from '../support/idp.ts';
+import { realParts, type PartsHandle } from '../support/parts.ts';
+import { REDIRECT_URI, authRequest, discover, signInOverHttp, type InteractionState } from '../support/signin.ts';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+
+/**
+ * Failure behaviour: a dead or frozen custodian and an unreachable database give a clear 503
+ * (never an acceptance), readiness says so, and everything recovers without a restart; a
+ * shutdown drains the requests in flight.
+ */
+const signUp = async (base: string, username: string, frames: Array<{ data: Uint8Array }>) => {
+  const http = new HttpClient(base);
+  const csrf = (await http.get('/signup')).json<{ csrf: string }>().csrf;
+  return http.postFrames('/signup', { csrf, username, email: `${username}@example.com`, consent: 'yes' }, frames);
+};
+
+describe('when the key custodian fails', () => {
+  let parts: PartsHandle;
+  let idp: IdpHandle;
+  let config: oidc.Configuration;
+
+  beforeAll(async () => {
+    parts = await realParts();
+    idp = await startIdp(parts.parts);
+    const { clientId, clientSecret } = await idp.app.clients.add({ name: 'RP', redirectUris: [REDIRECT_URI], firstParty: true });
+    config = await discover(idp.url, clientId, clientSecret!);
+    expect((await signUp(idp.url, 'frank', parts.enrollFrames)).status).toBe(303);
+  });
+
+  afterAll(async () => {
+    await idp?.close();
+    await parts?.close();
+  });
+
+  const attempt = async (accept?: string) => {
+    const http = new HttpClient(idp.url);
+    const state = (await http.follow(await http.get((await authRequest(config)).url.href))).json<InteractionState>();
+    const login = await http.postForm(state.next.login!, { username: 'frank', csrf: state.csrf });
+    return http.postFrames(new URL(login.location!).pathname, { csrf: state.csrf }, parts.sameFrames, accept);
+  };
+
+  it('dead: denial with 503 and a readable page, readiness reports it, and it recovers without a restart', async () => {
+    expect((await attempt()).status).toBe(303);
+    await parts.killCustodian();
+
+    const denied = await attempt();
+    expect(denied.status).toBe(503);
+    expect(denied.json()).toMatchObject({ error: 'custodian_unavailable' });
+    expect(denied.headers.get('retry-after')).toBeTruthy();
+    const page = await attempt('text/html');
+    expect(page.status).toBe(503);
+    expect(page.text).toContain('Temporarily unavailable');
+    const ready = await fetch(`${idp.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ checks: { database: true, custodian: false } });
+    expect((await fetch(`${idp.url}/healthz`)).status).toBe(200);
+    // Not evaluated, so not counted as a failed attempt.
+    const row = await idp.database.knex('auth_throttle').where({ key: 'face:frank' }).first();
+    expect(row?.failures ?? 0).toBe(0);
+
+    await parts.restartCustodian();
+    expect((await fetch(`${idp.url}/readyz`)).status).toBe(200);
+    expect((await attempt()).status).toBe(303);
+  });
+
+  it('frozen (slow): the call times out into a denial, then recovers', async () => {
+    process.kill(parts.custodian.pid, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      const denied = await attempt();
+      expect(denied.status).toBe(503);
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      process.kill(parts.custodian.pid, 'SIGCONT');
+    }
+    expect((await attempt()).status).toBe(303);
+  });
+
+  it('a sign-in never succeeds without the custodian\'s answer', async () => {
+    await parts.killCustodian();
+    try {
+      const request = await authRequest(config);
+      const { last, callback } = await signInOverHttp(new HttpClient(idp.url), request, 'frank', parts.sameFrames);
+      expect(last.status).toBe(503);
+      expect(callback.searchParams.get('code')).toBeNull();
+    } finally {
+      await parts.restartCustodian();
+    }
+  });
+});
+
+describe.skipIf(!process.env.DATABASE_URL)('when PostgreSQL is unreachable', () => {
+  let parts: PartsHandle;
+  let idp: IdpHandle;
+  let proxy: TcpProxy;
+  let database: Awaited<ReturnType<typeof testDatabase>>;
+  let config: oidc.Configuration;
+
+  beforeAll(async () => {
+    const real = new URL(process.env.DATABASE_URL!);
+    proxy = await startTcpProxy({ host: real.hostname, port: Number(real.port || 5432) });
+    const viaProxy = new URL(real.href);
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    database = await testDatabase({ url: viaProxy.href });
+    parts = await realParts();
+    idp = await startIdp(parts.parts, { database });
+    const { clientId, clientSecret } = await idp.app.clients.add({ name: 'RP', redirectUris: [REDIRECT_URI], firstParty: true });
+    config = await discover(idp.url, clientId, clientSecret!);
+    expect((await signUp(idp.url, 'grace', parts.enrollFrames)).status).toBe(303);
+  });
+
+  afterAll(async () => {
+    await proxy?.restore();
+    await idp?.close();
+    await database?.close();
+    await proxy?.close();
+    await parts?.close();
+  });
+
+  it('answers 503 everywhere while it is down, writes nothing half-done, and recovers when it returns', async () => {
+    // Start a sign-in while the database is up, then cut it before the face step.
+    const http = new HttpClient(idp.url);
+    const state = (await http.follow(await http.get((await authRequest(config)).url.href))).json<InteractionState>();
+    await proxy.cut();
+
+    const face = await http.postFrames(state.next.face!, { csrf: state.csrf }, parts.sameFrames);
+    expect(face.status).toBe(503);
+    const authorize = await new HttpClient(idp.url).get((await authRequest(config)).url.href, 'text/html');
+    expect(authorize.status).toBe(503);
+    expect(authorize.text).toContain('Temporarily unavailable');
+    const token = await fetch(`${idp.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${config.clientMetadata().client_id}:${config.clientMetadata().client_secret}`).toString('base64')}` }, body: 'grant_type=authorization_code&code=x&redirect_uri=https%3A%2F%2Frp.example%2Fcallback&code_verifier=' + 'a'.repeat(43) });
+    expect(token.status).toBe(503);
+    const enrollment = await signUp(idp.url, 'henry', parts.enrollFrames);
+    expect(enrollment.status).toBe(503);
+    const ready = await fetch(`${idp.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ checks: { database: false } });
+
+    await proxy.restore();
+    await expect.poll(async () => (await fetch(`${idp.url}/readyz`)).status, { timeout: 15_000 }).toBe(200);
+    const { callback } = await signInOverHttp(new HttpClient(idp.url), await authRequest(config), 'grace', parts.sameFrames);
+    expect(callback.searchParams.get('code')).toBeTruthy();
+    // No account without its template (the enrollment during the cut left nothing behind).
+    const orphans = await database.knex('accounts').leftJoin('face_templates', 'accounts.id', 'face_templates.account_id').whereNull('face_templates.account_id');
+    expect(orphans).toEqual([]);
+    expect(await idp.app.accounts.findByUsername('henry')).toBeUndefined();
+  });
+});
+
+describe('graceful shutdown of the IdP process', () => {
+  it('finishes the request in flight, then exits cleanly', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'faceid-shutdown-'));
+    const secrets = ensureDemoSecrets(dataDir);
+    const custodian = await spawnCustodian({
+      keyDir: join(dataDir, 'custodian'),
+      socketPath: join(dataDir, 'custodian', 'custodian.sock'),
+      sharedSecret: secrets.custodianSharedSecret,
+      sealingKey: secrets.custodianSealingKey,
+    });
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
+    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn', FACE_WORKERS: '1' };
+    delete env.DATABASE_URL;
+    const idp = spawn(process.execPath, ['src/main.ts'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    idp.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => idp.on('exit', (code) => resolve(code)));
+    try {
+      const base = `http://localhost:${port}`;
+      await expect.poll(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status, { timeout: 60_000, interval: 250 }).toBe(200);
+      const people = (await import('../support/parts.ts')).people;
+      const who = await people();
+      const inFlight = signUp(base, 'ivy', who.a.enroll.map((data) => ({ data })));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      idp.kill('SIGTERM');
+      const response = await inFlight;
+      expect(response.status, stderr).toBe(303);
+      expect(await exited).toBe(0);
+      await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+    } finally {
+      if (idp.exitCode === null) idp.kill('SIGKILL');
+      await custodian.stop();
+    }
+  });
+});
