@@ -28,6 +28,8 @@ export interface PipelineConfig {
   readonly refine?: boolean;
   /** Average the descriptors of the chip and of its mirror image (test-time augmentation). */
   readonly mirror?: boolean;
+  /** Also average chips zoomed by -4% and +4% (each mirrored too when `mirror`). */
+  readonly jitter?: boolean;
   /** Weight of the 128-d part in a fusion (squared-distance weight). */
   readonly fusionWeight?: number;
   /** L2-normalise the output. */
@@ -58,7 +60,7 @@ const detectorKey = (d: DetectorSpec) => `${d.net}${d.inputSize ?? ''}${d.pad ? 
 export function pipelineKey(p: PipelineConfig): string {
   const det = p.detectors.map(detectorKey).join('>');
   const desc = p.descriptor === 'fusion' ? `fusion${Math.round((p.fusionWeight ?? 0.5) * 100)}` : p.descriptor;
-  return `${det}-lm68${p.refine ? 'x2' : ''}-${p.align === 'dlib' ? 'dlibchip150' : 'boxcrop'}${p.mirror ? '-mirror' : ''}-${desc}${p.normalise ? '-l2' : ''}`;
+  return `${det}-lm68${p.refine ? 'x2' : ''}-${p.align === 'dlib' ? 'dlibchip150' : 'boxcrop'}${p.mirror ? '-mirror' : ''}${p.jitter ? '-jitter' : ''}-${desc}${p.normalise ? '-l2' : ''}`;
 }
 
 export function pipelineDimension(p: PipelineConfig): number {
@@ -117,7 +119,7 @@ export class FrameAnalysis {
     const faceSize = p.descriptor === 'faceres1024' ? face.width : faceWidth(await this.landmarksFor(face, p.refine ?? false));
     if (faceSize < this.limits.minFaceSize) throw faceError('face_too_small');
     if (p.descriptor === 'rec128') {
-      const d = await this.rec128(face, p.align, p.mirror ?? false, p.refine ?? false);
+      const d = await this.rec128(face, p.align, p.mirror ?? false, p.refine ?? false, p.jitter ?? false);
       return { ok: true, descriptor: p.normalise ? l2(d) : d.slice(), face, detector, faceSize };
     }
     const faceres = await this.faceres(face);
@@ -125,7 +127,7 @@ export class FrameAnalysis {
     // Fusion: each part L2-normalised, then weighted so that the squared distance is
     // w * d128^2 + (1 - w) * d1024^2 (both parts on the unit sphere).
     const w = p.fusionWeight ?? 0.5;
-    const a = l2(await this.rec128(face, p.align, p.mirror ?? false, p.refine ?? false));
+    const a = l2(await this.rec128(face, p.align, p.mirror ?? false, p.refine ?? false, p.jitter ?? false));
     const b = l2(faceres);
     const out = new Float32Array(a.length + b.length);
     for (let i = 0; i < a.length; i += 1) out[i] = a[i]! * Math.sqrt(w);
@@ -239,8 +241,8 @@ export class FrameAnalysis {
     return this.faceLandmarks(box);
   }
 
-  private rec128(face: Detection, align: 'dlib' | 'box', mirror = false, refine = false): Promise<Float32Array> {
-    const key = `${face.x},${face.y},${face.width},${face.height},${align},${mirror},${refine}`;
+  private rec128(face: Detection, align: 'dlib' | 'box', mirror = false, refine = false, jitter = false): Promise<Float32Array> {
+    const key = `${face.x},${face.y},${face.width},${face.height},${align},${mirror},${refine},${jitter}`;
     let result = this.descriptors.get(key);
     if (!result) {
       result = (async () => {
@@ -248,6 +250,30 @@ export class FrameAnalysis {
         return this.timed('descriptor', async () => {
           const { faceapi, tf } = this.models;
           let input: Tensor3D;
+          if (align === 'dlib' && jitter) {
+            const base = chipTransform(points);
+            const sum = new Float32Array(128);
+            let n = 0;
+            for (const zoom of [1, 0.96, 1.04]) {
+              // Zoom about the chip centre: the centre keeps mapping to the same image point.
+              const c = 75, px = base.ar * c - base.ai * c + base.br, py = base.ai * c + base.ar * c + base.bi;
+              const ar = base.ar * zoom, ai = base.ai * zoom;
+              const t = { ar, ai, br: px - (ar * c - ai * c), bi: py - (ai * c + ar * c) };
+              const chip = tf.tensor3d(extractChip(this.image, t), [150, 150, 3], 'float32');
+              try {
+                for (const flip of mirror ? [false, true] : [false]) {
+                  const x = flip ? tf.reverse(chip, 1) : chip;
+                  const d = (await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(x as never)) as Float32Array;
+                  if (flip) x.dispose();
+                  for (let i = 0; i < 128; i += 1) sum[i]! += d[i]!;
+                  n += 1;
+                }
+              } finally {
+                chip.dispose();
+              }
+            }
+            return sum.map((x) => x / n);
+          }
           if (align === 'dlib') {
             input = tf.tensor3d(extractChip(this.image, chipTransform(points)), [150, 150, 3], 'float32');
           } else {
@@ -293,11 +319,11 @@ export class FrameAnalysis {
     return this.humanFaces;
   }
 
-  /** faceres descriptor of human's face that overlaps `face` most (IoU > 0.3), else no_face. */
+  /** faceres descriptor of human's face that overlaps `face` most (IoU > 0.1: boxes differ), else no_face. */
   private async faceres(face: Detection): Promise<Float32Array> {
     const faces = await this.human();
     let best: HumanFace | undefined;
-    let bestIou = 0.3;
+    let bestIou = 0.1;
     for (const f of faces) {
       const v = iou(f.box, face);
       if (f.embedding && v > bestIou) {

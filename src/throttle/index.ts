@@ -63,7 +63,11 @@ export function createThrottle(deps: { db: Db }) {
     return Math.max(1000, until - Date.now());
   }
 
-  async function reserveOne(key: string, policy: FailurePolicy): Promise<boolean> {
+  /**
+   * Reserves one attempt; returns the key's lockout generation (how many lockouts it has had),
+   * or undefined when the key is locked or its allowance is used up.
+   */
+  async function reserveOne(key: string, policy: FailurePolicy): Promise<number | undefined> {
     const result = await db.raw(
       `insert into auth_throttle (key, failures, updated_at) values (?, 1, now())
        on conflict (key) do update set
@@ -71,33 +75,35 @@ export function createThrottle(deps: { db: Db }) {
          locked_until = case when auth_throttle.locked_until <= now() then null else auth_throttle.locked_until end,
          updated_at = now()
        where (auth_throttle.locked_until is null and auth_throttle.failures < ?) or auth_throttle.locked_until <= now()
-       returning failures`,
+       returning lockouts`,
       [key, policy.maxFailures, policy.maxFailures],
     );
-    return rowsOf(result).length === 1;
+    const row = rowsOf(result)[0];
+    return row ? Number(row.lockouts) : undefined;
   }
 
   /**
-   * Settles a failed attempt. The failure was already counted by the reservation; this starts a
-   * lockout if the count reached the limit and no lockout is running (of several parallel
-   * failures only the first locks, so one burst is one lockout, not several doublings).
+   * Settles a failed attempt (already counted by its reservation): starts a lockout if the count
+   * reached the limit and no lockout has started since the attempt was reserved. Several parallel
+   * failures of one burst therefore make one lockout, however long their evaluation takes.
    */
-  async function fail(key: string, policy: FailurePolicy): Promise<{ lockedMs: number; lockedNow: boolean }> {
+  async function fail(key: string, policy: FailurePolicy, generation: number): Promise<{ lockedMs: number; lockedNow: boolean }> {
     const result = await db.raw(
-      `with old as (select key, locked_until from auth_throttle where key = ? for update)
+      `with old as (select key, lockouts from auth_throttle where key = ? for update)
        update auth_throttle t set
-         locked_until = case when t.failures >= ? and (old.locked_until is null or old.locked_until <= now())
+         locked_until = case when t.failures >= ? and t.lockouts = ?
            then now() + make_interval(secs => least(?, ? * power(2, t.lockouts))) else t.locked_until end,
-         lockouts = case when t.failures >= ? and (old.locked_until is null or old.locked_until <= now())
-           then t.lockouts + 1 else t.lockouts end,
+         lockouts = case when t.failures >= ? and t.lockouts = ? then t.lockouts + 1 else t.lockouts end,
          updated_at = now()
        from old where t.key = old.key
-       returning t.locked_until, (t.locked_until is distinct from old.locked_until) as locked_now`,
-      [key, policy.maxFailures, policy.maxLockMs / 1000, policy.baseLockMs / 1000, policy.maxFailures],
+       returning t.locked_until, t.lockouts, old.lockouts as old_lockouts`,
+      [key, policy.maxFailures, generation, policy.maxLockMs / 1000, policy.baseLockMs / 1000, policy.maxFailures, generation],
     );
-    const row = rowsOf(result)[0] as unknown as { locked_until: Date | string | null; locked_now: boolean } | undefined;
+    const row = rowsOf(result)[0] as (Row & { old_lockouts: number }) | undefined;
     const lockedMs = row?.locked_until ? Math.max(0, new Date(row.locked_until).getTime() - Date.now()) : 0;
-    return { lockedMs, lockedNow: Boolean(row?.locked_now) && lockedMs > 0 };
+    // This failure started the lockout iff it moved the generation on.
+    const lockedNow = row !== undefined && Number(row.old_lockouts) === generation && Number(row.lockouts) === generation + 1;
+    return { lockedMs, lockedNow };
   }
 
   return {
@@ -106,14 +112,15 @@ export function createThrottle(deps: { db: Db }) {
      * (429) with the wait, which is the same for existing and unknown usernames.
      */
     async reserve(keys: ThrottleKey[]): Promise<Reservation> {
-      const held: typeof keys = [];
+      const held: Array<ThrottleKey & { generation: number }> = [];
       for (const entry of keys) {
-        if (!(await reserveOne(entry.key, entry.policy))) {
+        const generation = await reserveOne(entry.key, entry.policy);
+        if (generation === undefined) {
           await Promise.all(held.map((h) => db('auth_throttle').where({ key: h.key }).update({ failures: db.raw('greatest(failures - 1, 0)') })));
           const waitMs = await retryAfterMs(entry.key);
           throw new AppError('too_many_attempts', `Too many failed attempts. Please wait ${Math.ceil(waitMs / 1000)} seconds and try again.`, { status: 429 });
         }
-        held.push(entry);
+        held.push({ ...entry, generation });
       }
       let settled = false;
       const once = () => {
@@ -123,7 +130,7 @@ export function createThrottle(deps: { db: Db }) {
       return {
         async fail() {
           once();
-          const locks = await Promise.all(held.map((h) => fail(h.key, h.policy)));
+          const locks = await Promise.all(held.map((h) => fail(h.key, h.policy, h.generation)));
           return { lockedMs: Math.max(0, ...locks.map((l) => l.lockedMs)), lockedNow: locks.some((l) => l.lockedNow) };
         },
         async succeed() {

@@ -1,0 +1,30 @@
+/**
+ * `npm run bench`: every performance benchmark in one run, printed as markdown tables (medians
+ * and p95 of repeated runs). Accuracy is separate (`npm run bench:accuracy`), as are the load and
+ * fault runs (`npm run bench:load`, `npm run bench:fault`: they take minutes).
+ *   --quick   fewer repetitions (a smoke run)
+ */
+import { runFaceBench } from './faces.ts';
+import { renderTable } from './lib/table.ts';
+import { runMatchBench } from './match.ts';
+import { runSigninBrowserBench } from './signin-browser.ts';
+import { runVerifyBench } from './verify.ts';
+
+const quick = process.argv.includes('--quick');
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const out = (text: string) => process.stdout.write(`${text}\n\n`);
+
+out(`# FaceID-FHE benchmarks (${new Date().toISOString()}, Node ${process.version}, ${(await import('node:os')).availableParallelism()} cores)`);
+
+log('1/4 matching: ours vs the CKKS baseline ...');
+out(renderTable(await runMatchBench({ runs: quick ? 100 : 500, log })));
+
+log('2/4 faces: ms per 640x480 frame, single and pooled ...');
+out((await runFaceBench({ runs: quick ? 2 : 5, log })).markdown);
+
+log('3/4 one verification, frame -> verdict through the custodian process ...');
+out(renderTable(await runVerifyBench({ runs: quick ? 10 : 40, log })));
+
+log('4/4 sign-in in a real browser ...');
+const browser = await runSigninBrowserBench({ runs: quick ? 4 : 15, log });
+out(browser ? renderTable(browser) : '(browser benchmark skipped: Chromium not found)');
