@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromiumPath, launchWithCamera, scratchDir } from '../test/support/browser.ts';
 import { makeMjpeg } from '../test/support/faces.ts';
-import { HttpClient } from '../test/support/http-client.ts';
+import { signUpOverHttp } from '../test/support/signin.ts';
 import { startIdp } from '../test/support/idp.ts';
 import { realParts } from '../test/support/parts.ts';
 import { startRelyingParty } from '../test/support/rp.ts';
@@ -28,9 +28,7 @@ export async function runSigninBrowserBench(options: { runs?: number; log?: (lin
   const rp = await startRelyingParty(idp);
   // The sample RP's consent is a one-time screen; mark it first-party so every run times the same steps.
   await idp.database.knex('oidc_clients').where({ client_id: 'sample-rp' }).update({ first_party: true });
-  const http = new HttpClient(idp.url);
-  const csrf = (await http.get('/signup')).json<{ csrf: string }>().csrf;
-  await http.postFrames('/signup', { csrf, username: 'bench', email: 'b@example.com', consent: 'yes' }, parts.enrollFrames);
+  await signUpOverHttp(idp.url, 'bench', parts.enrollFrames);
   const camera = await makeMjpeg(Array<Buffer>(10).fill(parts.people.a.verify[0]!), join(scratchDir('faceid-bench-'), 'same.mjpeg'));
   const browser = await launchWithCamera(camera);
   const total: number[] = [];

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpClient } from '../support/http-client.ts';
 import { startIdp, type IdpHandle } from '../support/idp.ts';
 import { realParts, type PartsHandle } from '../support/parts.ts';
-import { REDIRECT_URI, authRequest, discover, type InteractionState } from '../support/signin.ts';
+import { REDIRECT_URI, authRequest, discover, signUpOverHttp, type InteractionState } from '../support/signin.ts';
 
 /**
  * Brute force and oracle limits: failed attempts counted atomically in the database (parallel
@@ -16,11 +16,7 @@ describe('abuse resistance', () => {
   let idp: IdpHandle;
   let config: oidc.Configuration;
 
-  const enroll = async (username: string, ip: string) => {
-    const http = new HttpClient(idp.url, { 'x-forwarded-for': ip });
-    const csrf = (await http.get('/signup')).json<{ csrf: string }>().csrf;
-    return http.postFrames('/signup', { csrf, username, email: `${username}@example.com`, consent: 'yes' }, parts.enrollFrames);
-  };
+  const enroll = (username: string, ip: string) => signUpOverHttp(idp.url, username, parts.enrollFrames, { headers: { 'x-forwarded-for': ip } });
 
   /** A fresh interaction at its face step for `username`, from client address `ip`. */
   const atFaceStep = async (username: string, ip: string) => {

@@ -11,7 +11,7 @@ import { testDatabase } from '../support/db.ts';
 import { HttpClient } from '../support/http-client.ts';
 import { startIdp, type IdpHandle } from '../support/idp.ts';
 import { realParts, type PartsHandle } from '../support/parts.ts';
-import { REDIRECT_URI, authRequest, discover, signInOverHttp, type InteractionState } from '../support/signin.ts';
+import { REDIRECT_URI, authRequest, discover, signInOverHttp, signUpOverHttp as signUp, type InteractionState } from '../support/signin.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
 /**
@@ -19,11 +19,6 @@ import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
  * (never an acceptance), readiness says so, and everything recovers without a restart; a
  * shutdown drains the requests in flight.
  */
-const signUp = async (base: string, username: string, frames: Array<{ data: Uint8Array }>) => {
-  const http = new HttpClient(base);
-  const csrf = (await http.get('/signup')).json<{ csrf: string }>().csrf;
-  return http.postFrames('/signup', { csrf, username, email: `${username}@example.com`, consent: 'yes' }, frames);
-};
 
 describe('when the key custodian fails', () => {
   let parts: PartsHandle;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HttpClient } from '../support/http-client.ts';
 import { startIdp, type IdpHandle } from '../support/idp.ts';
 import { realParts, type PartsHandle } from '../support/parts.ts';
-import { REDIRECT_URI, authRequest, discover, exchange, signInOverHttp } from '../support/signin.ts';
+import { REDIRECT_URI, authRequest, discover, exchange, signInOverHttp, signUpOverHttp } from '../support/signin.ts';
 
 /**
  * OpenID Connect protocol behaviour against the real server on port 0, driven by openid-client
@@ -25,9 +25,7 @@ describe('OpenID Connect protocol', () => {
     clientSecret = registered.clientSecret!;
     config = await discover(idp.url, clientId, clientSecret);
     // Enroll over the contract: POST /signup (multipart fields + frames).
-    const http = new HttpClient(idp.url);
-    const page = await http.get('/signup');
-    const response = await http.postFrames('/signup', { csrf: page.json<{ csrf: string }>().csrf, username, email: 'alice@example.com', name: 'Alice', consent: 'yes' }, parts.enrollFrames);
+    const response = await signUpOverHttp(idp.url, username, parts.enrollFrames, { name: 'Alice' });
     expect(response.status, response.text).toBe(303);
     expect(response.location).toBe(`${idp.url}/signup/done`);
   });

@@ -9,7 +9,7 @@ import { testDatabase } from '../support/db.ts';
 import { HttpClient } from '../support/http-client.ts';
 import { startIdp, type IdpHandle } from '../support/idp.ts';
 import { realParts, type PartsHandle } from '../support/parts.ts';
-import { REDIRECT_URI, authRequest, discover, exchange, signInOverHttp, type InteractionState } from '../support/signin.ts';
+import { REDIRECT_URI, authRequest, discover, exchange, signInOverHttp, signUpOverHttp, type InteractionState } from '../support/signin.ts';
 
 /**
  * The web tier is stateless: two IdP processes on one PostgreSQL behind a routing proxy serve
@@ -58,9 +58,7 @@ describe.skipIf(skip !== null)('two IdP instances on one PostgreSQL', () => {
     instances.push(...started);
     const { clientId, clientSecret } = await instances[1]!.app.clients.add({ name: 'Scale-out RP', redirectUris: [REDIRECT_URI], firstParty: true });
     config = await discover(base, clientId, clientSecret!);
-    const client = new HttpClient(base);
-    const csrf = (await client.get('/signup')).json<{ csrf: string }>().csrf;
-    expect((await client.postFrames('/signup', { csrf, username: 'kim', email: 'kim@example.com', consent: 'yes' }, parts.enrollFrames)).status).toBe(303);
+    expect((await signUpOverHttp(base, 'kim', parts.enrollFrames)).status).toBe(303);
   });
 
   afterAll(async () => {

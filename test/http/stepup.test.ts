@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HttpClient } from '../support/http-client.ts';
 import { startIdp, type IdpHandle } from '../support/idp.ts';
 import { realParts, type PartsHandle } from '../support/parts.ts';
-import { REDIRECT_URI, authRequest, discover, exchange, signInOverHttp } from '../support/signin.ts';
+import { REDIRECT_URI, authRequest, discover, exchange, signInOverHttp, signUpOverHttp } from '../support/signin.ts';
 
 const FACE = 'urn:faceid-fhe:acr:face';
 const FACE_OTP = 'urn:faceid-fhe:acr:face+otp';
@@ -23,9 +23,7 @@ describe('TOTP second factor and step-up', () => {
   const lastStep = new Map<string, number>();
 
   const enroll = async (username: string) => {
-    const http = new HttpClient(idp.url);
-    const csrf = (await http.get('/signup')).json<{ csrf: string }>().csrf;
-    const response = await http.postFrames('/signup', { csrf, username, email: `${username}@example.com`, consent: 'yes' }, parts.enrollFrames);
+    const response = await signUpOverHttp(idp.url, username, parts.enrollFrames);
     expect(response.status, response.text).toBe(303);
     return (await idp.app.accounts.findByUsername(username))!.id;
   };

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quantise } from '../../src/he/index.ts';
-import { HttpClient } from '../support/http-client.ts';
+import { signUpOverHttp } from '../support/signin.ts';
 import { startIdp, type IdpHandle } from '../support/idp.ts';
 import { realParts, type PartsHandle } from '../support/parts.ts';
 
@@ -34,9 +34,7 @@ describe.each([
   beforeAll(async () => {
     parts = await realParts();
     idp = await startIdp(parts.parts, { persistentPglite });
-    const http = new HttpClient(idp.url);
-    const csrf = (await http.get('/signup')).json<{ csrf: string }>().csrf;
-    const response = await http.postFrames('/signup', { csrf, username: 'storage', email: 's@example.com', consent: 'yes' }, parts.enrollFrames);
+    const response = await signUpOverHttp(idp.url, 'storage', parts.enrollFrames);
     expect(response.status, response.text).toBe(303);
     descriptor = await parts.face.enroll(parts.enrollFrames.map((frame) => frame.data));
     modelVersion = parts.face.modelVersion;

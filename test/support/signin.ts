@@ -1,6 +1,6 @@
 import * as oidc from 'openid-client';
 import { expect } from 'vitest';
-import type { HttpClient, Response } from './http-client.ts';
+import { HttpClient, type Response } from './http-client.ts';
 
 export const REDIRECT_URI = 'https://rp.example/callback';
 
@@ -91,4 +91,11 @@ export async function exchange(config: oidc.Configuration, callback: URL, reques
     expectedNonce: request.nonce,
     idTokenExpected: true,
   });
+}
+
+/** Enrollment over the contract: GET /signup for the CSRF token, then POST /signup with the frames. */
+export async function signUpOverHttp(base: string, username: string, frames: Frame[], options: { headers?: Record<string, string>; name?: string } = {}): Promise<Response> {
+  const http = new HttpClient(base, options.headers);
+  const csrf = (await http.get('/signup')).json<{ csrf: string }>().csrf;
+  return http.postFrames('/signup', { csrf, username, email: `${username}@example.com`, name: options.name ?? '', consent: 'yes' }, frames);
 }
