@@ -133,9 +133,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   site.get('/readyz', async (ctx) => {
     const checks = { database: false, custodian: false };
+    // Each check gets 2 s: a dependency that hangs is as unready as one that refuses.
+    const within = <T,>(work: Promise<T>) => Promise.race([work, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);
     await Promise.all([
-      db.raw('select 1').then(() => (checks.database = true), () => undefined),
-      deps.custodian.health().then(() => (checks.custodian = true), () => undefined),
+      within(db.raw('select 1')).then(() => (checks.database = true), () => undefined),
+      within(deps.custodian.health()).then(() => (checks.custodian = true), () => undefined),
     ]);
     const ready = checks.database && checks.custodian;
     ctx.status = ready ? 200 : 503;
@@ -152,7 +154,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         ctx.set('Retry-After', '5');
         ctx.set('Cache-Control', 'no-store');
         const description = 'The service is temporarily unavailable. Please try again in a moment.';
-        if (ctx.response.is('html')) {
+        if (!wantsJson(ctx) && ctx.response.is('html')) {
           ctx.body = views.render('error.njk', { title: 'Temporarily unavailable', message: description, code: 'temporarily_unavailable', status: 503 });
         } else {
           // RFC 6749 4.1.2.1 names this error for the authorization endpoint; used for all here.

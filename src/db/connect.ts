@@ -21,6 +21,7 @@ class PgliteClient extends (ClientPgLite as unknown as new (config: Knex.Config)
 export type Db = Knex;
 
 const QUIET = { warn() {}, error() {}, deprecate() {}, debug() {} };
+export const QUERY_TIMEOUT_MS = 8_000;
 
 export interface DatabaseOptions {
   /** PostgreSQL connection string; when absent, the embedded PGlite database is used. */
@@ -49,7 +50,17 @@ export function connectDatabase(options: DatabaseOptions): Database {
       client: 'pg',
       // Connection failures surface as errors (503, readiness); knex's console warnings would duplicate them.
       log: QUIET,
-      connection: { connectionString: options.url, application_name: 'faceid-fhe' },
+      // A database that stops answering without closing connections (frozen, partitioned) must
+      // become a 503 in seconds, not a hang: bound connecting, each query on the client side, and
+      // each statement on the server side.
+      connection: {
+        connectionString: options.url,
+        application_name: 'faceid-fhe',
+        connectionTimeoutMillis: 5_000,
+        query_timeout: QUERY_TIMEOUT_MS,
+        statement_timeout: QUERY_TIMEOUT_MS - 1_000,
+        keepAlive: true,
+      },
       pool: { min: 0, max: options.poolMax ?? 10, acquireTimeoutMillis: 5_000 },
       acquireConnectionTimeout: 5_000,
     });
@@ -70,7 +81,8 @@ export function toBuffer(value: Uint8Array | Buffer): Buffer {
   return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
+// 57014: statement canceled by statement_timeout.
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', '57014', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
 
 /**
  * Whether an error means "the database cannot be reached right now" (connection refused or lost,
@@ -83,7 +95,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     const e = current as { code?: unknown; name?: unknown; message?: unknown };
     if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true;
     if (e.name === 'KnexTimeoutError') return true;
-    if (typeof e.message === 'string' && /Connection terminated|connection is closed|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(e.message)) return true;
+    if (typeof e.message === 'string' && /Connection terminated|connection is closed|Client has encountered a connection error|timeout exceeded when trying to connect|Query read timeout/i.test(e.message)) return true;
   }
   return false;
 }

@@ -152,6 +152,26 @@ describe.skipIf(!process.env.DATABASE_URL)('when PostgreSQL is unreachable', () 
     expect(orphans).toEqual([]);
     expect(await idp.app.accounts.findByUsername('henry')).toBeUndefined();
   });
+
+  it('a database that stops answering without closing connections gives 503 in seconds, not a hang', async () => {
+    proxy.stall();
+    try {
+      let started = Date.now();
+      const ready = await fetch(`${idp.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      started = Date.now();
+      const authorize = await new HttpClient(idp.url).get((await authRequest(config)).url.href, 'application/json');
+      expect(authorize.status).toBe(503);
+      expect(authorize.json()).toMatchObject({ error: 'temporarily_unavailable' });
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      proxy.resume();
+    }
+    await expect.poll(async () => (await fetch(`${idp.url}/readyz`)).status, { timeout: 20_000 }).toBe(200);
+    const { callback } = await signInOverHttp(new HttpClient(idp.url), await authRequest(config), 'grace', parts.sameFrames);
+    expect(callback.searchParams.get('code')).toBeTruthy();
+  });
 });
 
 describe('graceful shutdown of the IdP process', () => {

@@ -10,11 +10,19 @@ export interface TcpProxy {
   cut(): Promise<void>;
   /** Accepts connections again on the same port. */
   restore(): Promise<void>;
+  /** Keeps connections open but holds every byte: a frozen server or a network partition. */
+  stall(): void;
+  /** Delivers what was held and carries on. */
+  resume(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
+  let stalled = false;
+  let held: Array<[net.Socket, Buffer]> = [];
+  const forward = (from: net.Socket, to: net.Socket) =>
+    from.on('data', (chunk: Buffer) => (stalled ? held.push([to, chunk]) : to.write(chunk)));
   const makeServer = () =>
     net.createServer((client) => {
       const upstream = net.connect(target.port, target.host);
@@ -23,7 +31,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         socket.on('close', () => sockets.delete(socket));
         socket.on('error', () => socket.destroy());
       }
-      client.pipe(upstream).pipe(client);
+      forward(client, upstream);
+      forward(upstream, client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -47,6 +56,14 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       server = makeServer();
       await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
       listening = true;
+    },
+    stall() {
+      stalled = true;
+    },
+    resume() {
+      stalled = false;
+      for (const [socket, chunk] of held) if (!socket.destroyed) socket.write(chunk);
+      held = [];
     },
     close: stop,
   };
