@@ -95,7 +95,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     const e = current as { code?: unknown; name?: unknown; message?: unknown };
     if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true;
     if (e.name === 'KnexTimeoutError') return true;
-    if (typeof e.message === 'string' && /Connection terminated|connection is closed|Client has encountered a connection error|timeout exceeded when trying to connect|Query read timeout/i.test(e.message)) return true;
+    if (typeof e.message === 'string' && /Connection terminated|connection is closed|Client has encountered a connection error|timeout exceeded when trying to connect|Query read timeout|^timeout expired$/i.test(e.message)) return true;
   }
   return false;
 }
