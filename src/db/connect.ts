@@ -21,7 +21,7 @@ class PgliteClient extends (ClientPgLite as unknown as new (config: Knex.Config)
 export type Db = Knex;
 
 const QUIET = { warn() {}, error() {}, deprecate() {}, debug() {} };
-export const QUERY_TIMEOUT_MS = 8_000;
+export const QUERY_TIMEOUT_MS = 5_000;
 
 export interface DatabaseOptions {
   /** PostgreSQL connection string; when absent, the embedded PGlite database is used. */
