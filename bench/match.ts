@@ -43,8 +43,9 @@ async function oursBench(runs: number) {
   const secretBytes = (secretKey.saveToArray(seal.ComprModeType.zstd) as Uint8Array).byteLength;
   pk.delete();
   generator.delete();
-  const engine = await createHeEngine({ publicKey });
-  const judge = createJudge(he, secretKey);
+  const keyId = randomBytes(16);
+  const engine = await createHeEngine({ publicKey, keyId });
+  const judge = createJudge(he, secretKey, keyId);
   try {
     const a = descriptor();
     const probe = a.map((x) => x + (Math.random() - 0.5) * 0.04);
@@ -146,8 +147,8 @@ async function processBench(runs: number, publicKeyCheck: boolean) {
     env: { CUSTODIAN_LOG_LEVEL: 'warn', CUSTODIAN_RATE_SUBJECT_PER_MINUTE: '10000', CUSTODIAN_RATE_SUBJECT_PER_HOUR: '100000', CUSTODIAN_RATE_GLOBAL_PER_MINUTE: '1000000' },
   });
   try {
-    const { publicKey } = await custodian.client.publicKey();
-    const engine = await createHeEngine({ publicKey });
+    const { publicKey, keyId } = await custodian.client.publicKey();
+    const engine = await createHeEngine({ publicKey, keyId });
     const a = descriptor();
     const template = engine.encryptTemplate(a);
     const blinded = engine.matchAndBlind(template, a, 0.5);

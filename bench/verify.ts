@@ -29,7 +29,7 @@ export async function runVerifyBench(options: { runs?: number; log?: (line: stri
   const face = await createFaceEngine();
   try {
     const key = await custodian.client.publicKey();
-    const he = await createHeEngine({ params: key.paramsVersion, publicKey: key.publicKey });
+    const he = await createHeEngine({ params: key.paramsVersion, publicKey: key.publicKey, keyId: key.keyId });
     const who = await people();
     log(`verify: faces from ${who.source}; enrolling ...`);
     const template = he.encryptTemplate(await face.enroll(who.a.enroll));

@@ -86,6 +86,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     accounts: queries.accounts,
     views,
     trustProxy: config.trustProxy,
+    proxyHops: config.proxyHops,
     secureCookies,
   });
   // oidc-provider answers its own endpoints' internal errors with 500 server_error; a database
@@ -113,9 +114,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
   site.get('/metrics', async (ctx) => {
     const given = Buffer.from(ctx.get('authorization'));
     const expected = Buffer.from(`Bearer ${config.metricsToken ?? ''}`);
+    // Without a token only local scrapers may read metrics, and only when no proxy stands between
+    // (behind one, a local peer address proves nothing).
     const allowed = config.metricsToken
       ? given.length === expected.length && timingSafeEqual(given, expected)
-      : ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(ctx.ip);
+      : !config.trustProxy && ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(ctx.ip);
     if (!allowed) {
       ctx.status = 401;
       ctx.body = { error: 'unauthorized' };

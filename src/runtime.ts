@@ -23,7 +23,7 @@ export async function createRuntime(config: Config, logger: Logger): Promise<{ d
     deps: {
       face,
       custodian,
-      createHe: (key) => createHeEngine({ params: key.paramsVersion, publicKey: key.publicKey }),
+      createHe: (key) => createHeEngine({ params: key.paramsVersion, publicKey: key.publicKey, keyId: key.keyId }),
       matchThreshold: config.face.matchThreshold ?? DEFAULT_MATCH_THRESHOLD,
     },
     async close() {

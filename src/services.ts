@@ -28,8 +28,14 @@ import type { Logger } from './shared/index.ts';
  * and the operator CLI (src/cli) are both built on this, so they cannot drift apart.
  */
 
+export interface CustodianKey {
+  paramsVersion: string;
+  publicKey: Uint8Array;
+  keyId: Uint8Array;
+}
+
 export interface CustodianLink extends CustodianPort {
-  publicKey(): Promise<{ paramsVersion: string; publicKey: Uint8Array }>;
+  publicKey(): Promise<CustodianKey>;
   health(): Promise<unknown>;
 }
 
@@ -37,7 +43,7 @@ export interface BiometricParts {
   face: FacePort;
   custodian: CustodianLink;
   /** Builds the public-key HE engine from the custodian's published key. */
-  createHe: (key: { paramsVersion: string; publicKey: Uint8Array }) => Promise<HePort>;
+  createHe: (key: CustodianKey) => Promise<HePort>;
   matchThreshold: number;
 }
 
@@ -86,6 +92,9 @@ export function createServices(deps: ServiceDeps) {
   const biometric = createBiometricService({
     face: deps.face,
     he: heEngine,
+    resetHe: () => {
+      he = undefined;
+    },
     custodian: deps.custodian,
     threshold: deps.matchThreshold,
     subjectKey: deriveKey(config.sealingKey, 'custodian-subject'),

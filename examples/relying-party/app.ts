@@ -8,7 +8,7 @@ import * as oidc from 'openid-client';
  * protected page that requires face + TOTP (step-up with acr_values), and RP-initiated logout.
  * Sessions live in memory behind a random, httpOnly cookie.
  */
-export const ACR_FACE_OTP = 'urn:faceid-fhe:acr:face+otp';
+export const ACR_FACE_OTP = 'urn:faceid-fhe:acr:face-otp';
 
 export interface RelyingPartyOptions {
   issuer: string;
@@ -28,6 +28,7 @@ interface Pending {
 }
 
 interface Session {
+  expires: number;
   pending?: Pending;
   idToken?: string;
   claims?: Record<string, unknown>;
@@ -58,18 +59,28 @@ export async function createRelyingParty(options: RelyingPartyOptions) {
     configuration ??= await oidc.discovery(issuerUrl, options.clientId, options.clientSecret, undefined, insecure ? { execute: [oidc.allowInsecureRequests] } : undefined);
     return configuration;
   };
+  // Sessions live in memory for an hour, at most MAX_SESSIONS of them (oldest dropped first), and
+  // are created only when a sign-in starts: plain page views cost nothing.
   const sessions = new Map<string, Session>();
+  const MAX_SESSIONS = 10_000;
+  const SESSION_MS = 60 * 60 * 1000;
   const redirectUri = new URL('/callback', options.baseUrl).href;
 
-  const sessionOf = (req: IncomingMessage, res: ServerResponse): Session => {
+  function sessionOf(req: IncomingMessage, res: ServerResponse, create: true): Session;
+  function sessionOf(req: IncomingMessage, res: ServerResponse, create?: false): Session | undefined;
+  function sessionOf(req: IncomingMessage, res: ServerResponse, create = false): Session | undefined {
     const cookie = /(?:^|;\s*)rp\.sid=([\w-]{20,})/.exec(req.headers.cookie ?? '')?.[1];
-    if (cookie && sessions.has(cookie)) return sessions.get(cookie)!;
+    const found = cookie ? sessions.get(cookie) : undefined;
+    if (found && found.expires > Date.now()) return found;
+    if (cookie) sessions.delete(cookie);
+    if (!create) return undefined;
+    while (sessions.size >= MAX_SESSIONS) sessions.delete(sessions.keys().next().value!);
     const id = randomBytes(24).toString('base64url');
-    const session: Session = {};
+    const session: Session = { expires: Date.now() + SESSION_MS };
     sessions.set(id, session);
     res.setHeader('Set-Cookie', `${COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax`);
     return session;
-  };
+  }
 
   const send = (res: ServerResponse, status: number, html: string) => {
     res.writeHead(status, {
@@ -116,16 +127,16 @@ export async function createRelyingParty(options: RelyingPartyOptions) {
         res.end(STYLE);
         return;
       }
-      const session = sessionOf(req, res);
       if (req.method !== 'GET') {
         send(res, 405, page('Method not allowed', '<p>Use the links on the page.</p>'));
         return;
       }
       switch (url.pathname) {
         case '/': {
-          const error = session.error ? `<p class="error" id="rp-error">${escape(session.error)}</p>` : '';
-          session.error = undefined;
-          if (session.claims) {
+          const session = sessionOf(req, res);
+          const error = session?.error ? `<p class="error" id="rp-error">${escape(session.error)}</p>` : '';
+          if (session) session.error = undefined;
+          if (session?.claims) {
             send(res, 200, page('You are signed in', `${error}<p>The ID token was verified (signature, issuer, audience, nonce, PKCE). Its claims:</p>
               <div id="claims">${claimsTable(session.claims)}</div>
               ${session.userinfo ? `<h2>UserInfo</h2>${claimsTable(session.userinfo)}` : ''}
@@ -138,9 +149,10 @@ export async function createRelyingParty(options: RelyingPartyOptions) {
           return;
         }
         case '/login':
-          await startSignIn(session, res);
+          await startSignIn(sessionOf(req, res, true), res);
           return;
         case '/protected': {
+          const session = sessionOf(req, res, true);
           // Step-up: this page needs face + TOTP. A weaker session is sent back to the IdP with
           // acr_values naming only that context; the IdP asks for a fresh face and a code.
           if (session.claims?.acr !== ACR_FACE_OTP) {
@@ -152,13 +164,13 @@ export async function createRelyingParty(options: RelyingPartyOptions) {
           return;
         }
         case '/callback': {
-          const pending = session.pending;
-          session.pending = undefined;
-          if (!pending) {
-            session.error = 'This sign-in response was not expected (no sign-in in progress). Please start again.';
-            redirect(res, '/');
+          const session = sessionOf(req, res);
+          const pending = session?.pending;
+          if (!session || !pending) {
+            send(res, 400, page('Unexpected response', '<p class="error" id="rp-error">This sign-in response was not expected (no sign-in in progress). Please start again.</p><p><a href="/">Home</a></p>'));
             return;
           }
+          session.pending = undefined;
           if (url.searchParams.has('error')) {
             session.error = `Sign-in failed: ${url.searchParams.get('error')}${url.searchParams.get('error_description') ? ` — ${url.searchParams.get('error_description')}` : ''}`;
             redirect(res, '/');
@@ -183,10 +195,13 @@ export async function createRelyingParty(options: RelyingPartyOptions) {
           return;
         }
         case '/logout': {
-          const idToken = session.idToken;
-          session.claims = undefined;
-          session.userinfo = undefined;
-          session.idToken = undefined;
+          const session = sessionOf(req, res);
+          const idToken = session?.idToken;
+          if (session) {
+            session.claims = undefined;
+            session.userinfo = undefined;
+            session.idToken = undefined;
+          }
           if (!idToken) {
             redirect(res, '/');
             return;

@@ -18,7 +18,7 @@ import { AppError } from '../shared/index.ts';
  *   GET  /account/callback           back from that sign-in
  *   GET  /account/face               camera page for a re-enrollment (fresh sign-in)
  *   POST /account/face               re-enroll the face (fresh sign-in); the old template is replaced
- *   GET  /account/totp               set up an authenticator app (fresh sign-in): QR code + key
+ *   POST /account/totp/begin         set up an authenticator app (fresh sign-in): QR code + key
  *   POST /account/totp               confirm it with a first code -> recovery codes, shown once
  *   POST /account/totp/remove        remove it (fresh sign-in)
  *   POST /account/recovery-codes     new recovery codes (fresh sign-in), shown once
@@ -113,11 +113,13 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   router.get('/callback', async (ctx) => {
     const [state, returnTo] = (ctx.cookies.get(STATE_COOKIE) ?? '').split('.');
     ctx.cookies.set(STATE_COOKIE, '', { path: '/account', maxAge: 0 });
-    if (ctx.query.error) {
-      throw new AppError('login_cancelled', `Sign-in did not complete (${String(ctx.query.error)}).`, { status: 400 });
-    }
+    // State first, and no text from the query on our pages: a crafted link cannot put words in our mouth.
     if (!state || ctx.query.state !== state) {
       throw new AppError('state_mismatch', 'This sign-in response does not belong to this browser. Please start again.', { status: 400 });
+    }
+    if (ctx.query.error) {
+      ctx.state.retryUrl = '/account/login';
+      throw new AppError('login_cancelled', 'The sign-in to your account did not complete.', { status: 400 });
     }
     ctx.status = 303;
     ctx.redirect(safeReturn(returnTo));
@@ -164,16 +166,18 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     ctx.redirect('/account?done=face');
   });
 
-  router.get('/totp', async (ctx) => {
-    const user = await requireSession(ctx, { fresh: true, returnTo: '/account/totp' });
-    if (!user) return;
-    const enrollment = await services.totp.begin(user.accountId, user.username);
+  // A POST (not a GET): it replaces any pending secret, which a cross-site link must not do.
+  router.post('/totp/begin', async (ctx) => {
+    const user = await requireSession(ctx, { fresh: true });
+    const fields = await parseForm(ctx);
+    csrf.verify(ctx, fields.csrf);
+    const enrollment = await services.totp.begin(user!.accountId, user!.username);
     page(ctx, 'account-totp.njk', { csrf: csrf.token(ctx), qrSvg: enrollment.qrSvg, secret: enrollment.secret, uri: enrollment.uri }, { secret: enrollment.secret, uri: enrollment.uri, csrf: csrf.token(ctx) });
   });
 
   router.post('/totp', async (ctx) => {
-    ctx.state.retryUrl = '/account/totp';
-    const user = await requireSession(ctx, { fresh: true, returnTo: '/account/totp' });
+    ctx.state.retryUrl = '/account';
+    const user = await requireSession(ctx, { fresh: true });
     const fields = await parseForm(ctx);
     csrf.verify(ctx, fields.csrf);
     const codes = await services.totp.confirm(user!.accountId, (fields.code ?? '').slice(0, 16));

@@ -6,6 +6,7 @@ import { noStore } from '../http/security.ts';
 import type { Views } from '../http/views.ts';
 import type { Services } from '../services.ts';
 import { AppError } from '../shared/index.ts';
+import type { FailurePolicy } from '../throttle/index.ts';
 
 /**
  * The operator's audit view: GET /admin/audit (filters: type, outcome, account, before), behind
@@ -21,6 +22,9 @@ export interface AdminRouterDeps {
 
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 
+/** Operator logins: 5 failures per address, then a minute's lock that doubles. */
+const ADMIN_POLICY: FailurePolicy = { maxFailures: 5, baseLockMs: 60_000, maxLockMs: 60 * 60_000 };
+
 export function createAdminRouter(deps: AdminRouterDeps): Router {
   const router = new Router({ prefix: '/admin' });
   const { credentials, services } = deps;
@@ -28,8 +32,17 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
   const expectedUser = digest(credentials.user);
   const expectedPassword = digest(credentials.password);
 
+  const challenge = (ctx: Context) => {
+    ctx.set('WWW-Authenticate', 'Basic realm="FaceID-FHE operators", charset="UTF-8"');
+    return new AppError('admin_unauthorized', 'Operator credentials are required.', { status: 401 });
+  };
+
   async function authenticate(ctx: Context): Promise<void> {
     const header = ctx.get('authorization');
+    if (!header) throw challenge(ctx);
+    // The attempt is reserved before the password is compared: while an address is locked out
+    // even the right password is refused, so guessing gains nothing from the limit's answers.
+    const reservation = await services.throttle.reserve([{ key: `admin:${ctx.ip}`, policy: ADMIN_POLICY }]);
     const decoded = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString('utf8') : '';
     const colon = decoded.indexOf(':');
     const ok =
@@ -37,11 +50,14 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
       // Compare digests so the comparison is constant-time whatever the lengths.
       timingSafeEqual(digest(decoded.slice(0, colon)), expectedUser) &&
       timingSafeEqual(digest(decoded.slice(colon + 1)), expectedPassword);
-    if (ok) return;
-    await services.throttle.hit(`admin-login:${ctx.ip}`, 10, 60_000);
-    if (header) await services.audit.record({ type: 'admin_login', outcome: 'denied', ip: ctx.ip });
-    ctx.set('WWW-Authenticate', 'Basic realm="FaceID-FHE operators", charset="UTF-8"');
-    throw new AppError('admin_unauthorized', 'Operator credentials are required.', { status: 401 });
+    if (ok) {
+      await reservation.succeed();
+      return;
+    }
+    const lock = await reservation.fail();
+    await services.audit.record({ type: 'admin_login', outcome: 'denied', ip: ctx.ip });
+    if (lock.lockedNow) await services.audit.record({ type: 'lockout', outcome: 'admin', ip: ctx.ip, detail: { seconds: Math.ceil(lock.lockedMs / 1000) } });
+    throw challenge(ctx);
   }
 
   router.use(noStore);

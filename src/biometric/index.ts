@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Metrics } from '../metrics/index.ts';
-import { AppError, isAppError, silentLogger, type Logger } from '../shared/index.ts';
+import { isAppError, silentLogger, type Logger } from '../shared/index.ts';
 
 /**
  * The face factor as one capability: frames -> encrypted template (enrollment), and frames +
@@ -34,20 +34,29 @@ export interface StoredTemplate {
 
 export type EnrolledTemplate = StoredTemplate;
 
+/**
+ * `no_template`: unknown user or no template; `outdated`: a template made for other HE parameters,
+ * another face model or another custodian key, which cannot be compared. Only `match` signs in;
+ * the other three look the same to the user (a denial), so they reveal nothing about the account.
+ */
+export type Verdict = 'match' | 'no_match' | 'no_template' | 'outdated';
+
 export interface BiometricService {
   enroll(frames: Uint8Array[]): Promise<EnrolledTemplate>;
   /**
-   * Verifies frames against a stored template. `template` undefined (unknown user, no template)
-   * runs the same face work against a decoy so that the response does not reveal whether the
-   * username exists, and returns false.
+   * Verifies frames against a stored template. Without a usable template the same face and HE work
+   * runs against a decoy, so that neither the answer nor its timing tells whether the username
+   * exists or its template is out of date.
    */
-  verify(input: { accountId: string | undefined; template: StoredTemplate | undefined; frames: Uint8Array[] }): Promise<boolean>;
+  verify(input: { accountId: string | undefined; template: StoredTemplate | undefined; frames: Uint8Array[] }): Promise<Verdict>;
 }
 
 export interface BiometricDeps {
   face: FacePort;
   /** Resolves the HE engine; it needs the custodian's public key, so it may fail while the custodian is down. */
   he: () => Promise<HePort>;
+  /** Forgets the cached HE engine (the custodian's key changed): the next call fetches the key again. */
+  resetHe?: () => void;
   custodian: CustodianPort;
   threshold: number;
   /** Key for pseudonymous custodian subjects: the custodian never sees account ids. */
@@ -107,23 +116,40 @@ export function createBiometricService(deps: BiometricDeps): BiometricService {
       }
     }),
 
-    verify: ({ accountId, template, frames }) => timed('verify', async () => {
+    verify: ({ accountId, template, frames }) => timed('verify', async (): Promise<Verdict> => {
       const probe = await deps.face.probe(frames);
       try {
         const he = await deps.he();
-        if (!template || accountId === undefined) {
+        const decoy = async (verdict: Verdict): Promise<Verdict> => {
           // Same work as a real attempt up to the custodian call; the answer is always "no".
           he.matchAndBlind(await decoyTemplate(he, probe.length), probe, deps.threshold);
-          return false;
-        }
+          return verdict;
+        };
+        if (!template || accountId === undefined) return await decoy('no_template');
         if (template.heParams !== he.paramsVersion || template.modelVersion !== deps.face.modelVersion) {
-          // A template made for other parameters or another face model cannot be compared: the
-          // account must re-enroll. Fail closed, and say why to operators.
-          logger.warn({ accountId, heParams: template.heParams, modelVersion: template.modelVersion }, 'template version mismatch');
-          throw new AppError('template_outdated', 'Your face enrollment is out of date; please ask for a re-enrollment.', { status: 409 });
+          // Made for other parameters or another face model: it cannot be compared, the account
+          // must re-enroll. Fail closed like an unknown user, and tell operators.
+          logger.warn({ accountId, heParams: template.heParams, modelVersion: template.modelVersion }, 'template is out of date');
+          return await decoy('outdated');
         }
-        const blinded = he.matchAndBlind(template.ciphertext, probe, deps.threshold);
-        return (await judge(subjectOf(accountId), blinded)) === 'match';
+        let blinded: Uint8Array;
+        try {
+          blinded = he.matchAndBlind(template.ciphertext, probe, deps.threshold);
+        } catch (error) {
+          if (!isAppError(error) || error.code !== 'he_key_mismatch') throw error;
+          logger.warn({ accountId }, 'template was made under another custodian key');
+          return 'outdated';
+        }
+        try {
+          return await judge(subjectOf(accountId), blinded);
+        } catch (error) {
+          if (!isAppError(error) || error.code !== 'he_key_mismatch') throw error;
+          // The custodian's key is not the one this process encrypts for: its templates are all
+          // unusable. Refetch the key for new enrollments; this attempt is a denial.
+          logger.error({ accountId }, 'the key custodian has another key than the one templates were made for');
+          deps.resetHe?.();
+          return 'outdated';
+        }
       } finally {
         probe.fill(0);
       }

@@ -36,6 +36,7 @@ const EnvSchema = z.object({
   FACE_MATCH_THRESHOLD: z.coerce.number().positive().max(4).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRUST_PROXY: boolish.default(false),
+  PROXY_HOPS: z.coerce.number().int().min(1).max(10).default(1),
   SAMPLE_RP_URL: z.url().optional(),
   SAMPLE_RP_CLIENT_SECRET: z.string().min(32).optional(),
   ADMIN_USER: z.string().min(1).optional(),
@@ -62,6 +63,8 @@ export interface Config {
   readonly face: { readonly workers: number | undefined; readonly matchThreshold: number | undefined };
   readonly logLevel: string;
   readonly trustProxy: boolean;
+  /** Trusted proxies in front of the IdP: the client address is read this many entries from the right of X-Forwarded-For. */
+  readonly proxyHops: number;
   readonly sampleRp: { readonly url: string; readonly clientSecret: string } | undefined;
   readonly admin: { readonly user: string; readonly password: string } | undefined;
   /** Bearer token for GET /metrics; without it, only loopback clients may read metrics. */
@@ -153,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     face: Object.freeze({ workers: e.FACE_WORKERS, matchThreshold: e.FACE_MATCH_THRESHOLD }),
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
+    proxyHops: e.PROXY_HOPS,
     sampleRp: e.SAMPLE_RP_URL && sampleRpSecret ? Object.freeze({ url: e.SAMPLE_RP_URL, clientSecret: sampleRpSecret }) : undefined,
     admin: e.ADMIN_USER && e.ADMIN_PASSWORD ? Object.freeze({ user: e.ADMIN_USER, password: e.ADMIN_PASSWORD }) : undefined,
     metricsToken: e.METRICS_TOKEN,

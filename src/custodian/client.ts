@@ -25,6 +25,8 @@ export interface CustodianClientOptions {
 export interface CustodianPublicKey {
   paramsVersion: string;
   publicKey: Uint8Array;
+  /** Identifies the secret key: stamped on templates so that another key's never get judged. */
+  keyId: Uint8Array;
 }
 
 export interface CustodianHealth {
@@ -47,7 +49,12 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-const REMOTE_STATUS: Record<string, number> = { custodian_rate_limited: 429, custodian_ticket_invalid: 403 };
+/**
+ * Refusals keep their stable code. Those the IdP acts on have their own status; anything else the
+ * custodian reports (stale clock, replay, internal error, an unreadable ciphertext) means "no
+ * answer" to the user: 503, a denial, never an acceptance.
+ */
+const REMOTE_STATUS: Record<string, number> = { custodian_rate_limited: 429, custodian_ticket_invalid: 403, he_key_mismatch: 409 };
 
 const unavailable = (why: string, cause?: unknown) =>
   new AppError('custodian_unavailable', `The key custodian is unavailable (${why}).`, { status: 503, expose: false, cause });
@@ -136,9 +143,10 @@ export function createCustodianClient(options: CustodianClientOptions): Custodia
     });
     const header = response.header;
     if (header.ok !== true) {
-      const code = typeof header.code === 'string' && /^(custodian|he)_[a-z_]{1,48}$/.test(header.code) ? header.code : 'custodian_error';
+      const code = typeof header.code === 'string' && /^(custodian|he)_[a-z_]{1,48}$/.test(header.code) ? header.code : 'custodian_unavailable';
       throw new AppError(code, typeof header.message === 'string' ? header.message.slice(0, 200) : 'The custodian refused the request.', {
-        status: REMOTE_STATUS[code] ?? 500,
+        status: REMOTE_STATUS[code] ?? 503,
+        expose: false,
       });
     }
     return response;
@@ -149,8 +157,8 @@ export function createCustodianClient(options: CustodianClientOptions): Custodia
   return {
     async publicKey() {
       const { header, payload } = await call('publicKey');
-      if (typeof header.paramsVersion !== 'string' || payload.length === 0) throw malformed();
-      return { paramsVersion: header.paramsVersion, publicKey: new Uint8Array(payload) };
+      if (typeof header.paramsVersion !== 'string' || payload.length === 0 || typeof header.keyId !== 'string' || !/^[0-9a-f]{32}$/.test(header.keyId)) throw malformed();
+      return { paramsVersion: header.paramsVersion, publicKey: new Uint8Array(payload), keyId: new Uint8Array(Buffer.from(header.keyId, 'hex')) };
     },
     async issueTicket(subject) {
       const { header } = await call('ticket', { subject });

@@ -18,6 +18,8 @@ export interface SpawnCustodianOptions {
   /** 32 bytes, base64. Without it, `demo` must be true. */
   sealingKey?: string;
   demo?: boolean;
+  /** May a missing key be created (CUSTODIAN_CREATE_KEY)? Default true: this helper starts test and demo custodians. */
+  createKey?: boolean;
   paramsVersion?: string;
   /** Further CUSTODIAN_* settings (rate limits, ticket lifetime, log level). */
   env?: Record<string, string>;
@@ -55,6 +57,7 @@ export async function spawnCustodian(options: SpawnCustodianOptions): Promise<Sp
   else env.CUSTODIAN_LISTEN = `${options.host ?? '127.0.0.1'}:${options.port ?? 0}`;
   if (options.sealingKey) env.CUSTODIAN_SEALING_KEY = options.sealingKey;
   if (options.demo) env.CUSTODIAN_DEMO = '1';
+  if (options.createKey !== false) env.CUSTODIAN_CREATE_KEY = '1';
   if (options.paramsVersion) env.CUSTODIAN_PARAMS = options.paramsVersion;
 
   const inherit = options.stdio === 'inherit';

@@ -32,6 +32,8 @@ import { loadPublicKey, plaintextFromCoefficients, sealCall } from './seal.ts';
 export interface HeEngine {
   readonly paramsVersion: string;
   readonly dimension: number;
+  /** The custodian key this engine encrypts for (see context.ts). */
+  readonly keyId: Uint8Array;
   /** Quantises and encrypts an enrollment descriptor under the custodian's public key. */
   encryptTemplate(descriptor: Float32Array): Uint8Array;
   /** Match and blind: the result is all the custodian needs to answer match / no match. */
@@ -42,6 +44,8 @@ export interface HeEngine {
 export interface HeEngineOptions {
   params?: string;
   publicKey: Uint8Array;
+  /** The custodian's key id (16 bytes): stamped on every template and result, checked on every load. */
+  keyId: Uint8Array;
 }
 
 const mod = (value: number, modulus: number) => ((value % modulus) + modulus) % modulus;
@@ -61,6 +65,7 @@ function uniformModulo(out: Uint32Array, from: number, modulus: number): void {
 export async function createHeEngine(options: HeEngineOptions): Promise<HeEngine> {
   const he = await createHeContext(options.params);
   const { seal, context, params } = he;
+  const keyId = Uint8Array.from(options.keyId);
   const { polyModulusDegree: n, plainModulus: t, dimension: d } = params;
   let publicKey;
   try {
@@ -94,6 +99,7 @@ export async function createHeEngine(options: HeEngineOptions): Promise<HeEngine
   return {
     paramsVersion: params.version,
     dimension: d,
+    keyId,
 
     encryptTemplate(descriptor) {
       ensureOpen();
@@ -104,7 +110,7 @@ export async function createHeEngine(options: HeEngineOptions): Promise<HeEngine
         coefficients[d] = squaredNorm(q);
         const ciphertext = encrypt(coefficients);
         try {
-          return he.saveCiphertext(ciphertext, 'template');
+          return he.saveCiphertext(ciphertext, 'template', keyId);
         } finally {
           ciphertext.delete();
         }
@@ -122,7 +128,7 @@ export async function createHeEngine(options: HeEngineOptions): Promise<HeEngine
       const mask = new Uint32Array(n);
       const handles: { delete(): void }[] = [];
       try {
-        const stored = he.loadCiphertext(template, 'template');
+        const stored = he.loadCiphertext(template, 'template', keyId);
         handles.push(stored);
         const r = randomInt(1, params.blindingMax + 1);
         const e = randomInt(0, r);
@@ -140,7 +146,7 @@ export async function createHeEngine(options: HeEngineOptions): Promise<HeEngine
         const maskCipher = encrypt(mask);
         handles.push(maskCipher);
         sealCall(seal, 'he_internal', 'Homomorphic addition failed.', () => evaluator.addInplace(product, maskCipher));
-        return he.saveCiphertext(product, 'blinded');
+        return he.saveCiphertext(product, 'blinded', keyId);
       } finally {
         for (const handle of handles) handle.delete();
         p.fill(0);

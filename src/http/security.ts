@@ -21,6 +21,10 @@ const CSP = [
 
 export function securityHeaders(options: { hsts: boolean }) {
   return async function setSecurityHeaders(ctx: Context, next: Next): Promise<void> {
+    // Set before the handlers run: oidc-provider adds the hash of its own inline scripts
+    // (form_post, the logout-and-continue page) to an existing CSP; set afterwards, ours would
+    // replace theirs and block them.
+    ctx.set('Content-Security-Policy', CSP);
     try {
       await next();
     } finally {

@@ -1,7 +1,7 @@
 import type { AccountService } from '../accounts/index.ts';
 import { normaliseUsername, validateSignup } from '../accounts/index.ts';
 import type { Audit } from '../audit/index.ts';
-import type { BiometricService } from '../biometric/index.ts';
+import type { BiometricService, Verdict } from '../biometric/index.ts';
 import type { Totp } from '../mfa/index.ts';
 import { ACR_FACE, ACR_FACE_OTP, AMR_FACE, AMR_FACE_OTP, type Acr } from '../oidc/acr.ts';
 import { AppError, isAppError } from '../shared/index.ts';
@@ -91,25 +91,26 @@ export function createInteractionFlow(deps: FlowDeps) {
         { key: `face:${normaliseUsername(input.username)}`, policy: policies.face },
         ...ipKey('face-ip', input.ip),
       ]);
-      const account = await deps.accounts.findByUsername(input.username);
-      const pinnedElsewhere = input.requiredAccountId !== undefined && account?.id !== input.requiredAccountId;
-      const template = account && !pinnedElsewhere ? await deps.accounts.template(account.id) : undefined;
-      let matched: boolean;
+      let account: Awaited<ReturnType<AccountService['findByUsername']>>;
+      let verdict: Verdict;
       try {
-        matched = await deps.biometric.verify({
+        account = await deps.accounts.findByUsername(input.username);
+        const pinnedElsewhere = input.requiredAccountId !== undefined && account?.id !== input.requiredAccountId;
+        const template = account && !pinnedElsewhere ? await deps.accounts.template(account.id) : undefined;
+        verdict = await deps.biometric.verify({
           accountId: template ? account!.id : undefined,
           template: template && { ciphertext: template.ciphertext, heParams: template.he_params, modelVersion: template.model_version },
           frames: input.frames,
         });
       } catch (error) {
-        // Not evaluated (no usable face, custodian down...): the attempt does not count.
-        await reservation.release();
+        // Not evaluated (no usable face, custodian or database down...): the attempt does not count.
+        await reservation.release().catch(() => undefined);
         if (isAppError(error) && error.status < 500) {
           await deps.audit.record({ type: 'face_refused', outcome: error.code, accountId: account?.id ?? null, clientId: input.clientId ?? null, ip: input.ip ?? null });
         }
         throw error;
       }
-      if (!matched || !account) {
+      if (verdict !== 'match' || !account) {
         const lock = await reservation.fail();
         await deps.audit.record({
           type: 'signin',
@@ -117,7 +118,7 @@ export function createInteractionFlow(deps: FlowDeps) {
           accountId: account?.id ?? null,
           clientId: input.clientId ?? null,
           ip: input.ip ?? null,
-          detail: { reason: template ? 'no_match' : 'no_template' },
+          detail: { reason: verdict },
         });
         await recordLockout(lock, 'face', account?.id ?? null, input);
         throw new AppError('face_not_matched', `${DENIED_MESSAGE}${waitHint(lock)}`, { status: 401 });

@@ -94,7 +94,9 @@ export function createTotp(deps: TotpDeps) {
       const step = await matchStep(found.secret, code.trim());
       if (step === undefined) throw new AppError('totp_invalid', 'That code is not valid. Enter the current 6-digit code from your app.', { status: 422 });
       return deps.db.transaction(async (trx) => {
-        if (!(await deps.queries.claimStep(accountId, step, { confirm: true }, trx))) {
+        // Only the secret that was just checked is confirmed: if a second "begin" replaced it in
+        // the meantime, nothing is activated (the user never saw that one).
+        if (!(await deps.queries.claimStep(accountId, step, { confirm: true, sealed: found.row.secret_sealed }, trx))) {
           throw new AppError('totp_invalid', 'That code was already used. Wait for the next one.', { status: 422 });
         }
         return issueRecoveryCodes(accountId, trx);

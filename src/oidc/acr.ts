@@ -2,8 +2,10 @@
  * Authentication context class references this provider asserts (OpenID Connect Core 1.0,
  * section 2, `acr`) and the RFC 8176 authentication method references behind them.
  */
+// No '+' in the values: in a hand-built query string it decodes to a space, which would turn
+// "face+otp" into two values, the first of them the weaker one.
 export const ACR_FACE = 'urn:faceid-fhe:acr:face';
-export const ACR_FACE_OTP = 'urn:faceid-fhe:acr:face+otp';
+export const ACR_FACE_OTP = 'urn:faceid-fhe:acr:face-otp';
 export const ACR_VALUES = [ACR_FACE, ACR_FACE_OTP] as const;
 export type Acr = (typeof ACR_VALUES)[number];
 

@@ -13,6 +13,8 @@ export interface ProviderDeps {
   views: Views;
   /** Behind a TLS-terminating proxy: trust X-Forwarded-* (koa's `proxy`). */
   trustProxy: boolean;
+  /** How many X-Forwarded-For entries, from the right, our own proxies wrote. */
+  proxyHops: number;
   secureCookies: boolean;
 }
 
@@ -172,5 +174,8 @@ export function createProvider(deps: ProviderDeps): Provider {
 
   const provider = new Provider(deps.issuer, configuration);
   provider.proxy = deps.trustProxy;
+  // Only the entries our proxies appended are trusted: the leftmost ones are whatever the client
+  // sent, and per-IP limits keyed on them could be dodged by writing a fresh address each time.
+  provider.maxIpsCount = deps.proxyHops;
   return provider;
 }

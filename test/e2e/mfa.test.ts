@@ -20,7 +20,7 @@ if (skip) console.warn(`[e2e] skipping browser tests: ${skip}`);
 
 const USERNAME = 'erin.mfa';
 const FACE = 'urn:faceid-fhe:acr:face';
-const FACE_OTP = 'urn:faceid-fhe:acr:face+otp';
+const FACE_OTP = 'urn:faceid-fhe:acr:face-otp';
 
 describe.skipIf(skip !== null)('second factor, step-up and account self-service in a real browser', { timeout: 120_000 }, () => {
   let parts: PartsHandle;

@@ -113,6 +113,16 @@ describe('abuse resistance', () => {
     expect((await elsewhere.http.postFrames(elsewhere.face, { csrf: elsewhere.csrf }, parts.sameFrames)).status).toBe(303);
   });
 
+  it('keys client addresses on what our proxy appended, not on what the client wrote (X-Forwarded-For)', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 13; i += 1) {
+      // A fresh made-up address in front every time; the proxy's entry (rightmost) stays the same.
+      const step = await atFaceStep(`spoofed-${i}`, `6.6.${i}.6, 10.0.8.8`);
+      statuses.push((await step.http.postFrames(step.face, { csrf: step.csrf }, parts.otherFrames)).status);
+    }
+    expect(statuses[12]).toBe(429);
+  });
+
   it('locks the second factor after 5 wrong codes', async () => {
     const account = await idp.app.accounts.findByUsername('totpuser');
     const { secret } = await idp.app.services.totp.begin(account!.id, 'totpuser');

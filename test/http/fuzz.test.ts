@@ -15,7 +15,7 @@ const ENDPOINTS = [
   '/interaction/{uid}', '/interaction/{uid}/login', '/interaction/{uid}/face', '/interaction/{uid}/signup', '/interaction/{uid}/totp',
   '/interaction/{uid}/confirm', '/interaction/{uid}/abort', '/interaction/{uid}/unmet', '/signup', '/signup/done',
   '/auth', '/token', '/token/revocation', '/token/introspection', '/me', '/session/end', '/session/end/confirm', '/jwks',
-  '/.well-known/openid-configuration', '/account', '/account/login', '/account/callback', '/account/face', '/account/totp',
+  '/.well-known/openid-configuration', '/account', '/account/login', '/account/callback', '/account/face', '/account/totp', '/account/totp/begin',
   '/account/totp/remove', '/account/recovery-codes', '/account/delete', '/admin/audit', '/metrics', '/readyz', '/static/camera.js', '/',
 ];
 

@@ -41,7 +41,7 @@ describe('web hardening', () => {
       expect(face.status).toBe(403);
       const signup = await http.postFrames('/signup', { username: 'x', email: 'x@example.com', consent: 'yes' }, parts.enrollFrames);
       expect(signup.status).toBe(403);
-      for (const path of ['/account/totp', '/account/delete', '/account/recovery-codes', '/account/totp/remove']) {
+      for (const path of ['/account/totp/begin', '/account/totp', '/account/delete', '/account/recovery-codes', '/account/totp/remove']) {
         expect([401, 403]).toContain((await http.postForm(path, { csrf: 'forged' })).status);
       }
     });
@@ -154,6 +154,14 @@ describe('web hardening', () => {
       expect(await page.text()).toContain('data-type="admin_login"');
       const json = (await (await fetch(`${idp.url}/admin/audit?type=admin_login`, { headers: { ...auth, accept: 'application/json' } })).json()) as { events: Array<{ type: string; outcome: string }> };
       expect(json.events.every((event) => event.type === 'admin_login' && event.outcome === 'denied')).toBe(true);
+    });
+
+    it('locks operator logins after 5 wrong passwords: then even the right one is refused', async () => {
+      const basic = (password: string) => ({ authorization: `Basic ${Buffer.from(`operator:${password}`).toString('base64')}` });
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i += 1) statuses.push((await fetch(`${idp.url}/admin/audit`, { headers: basic(`guess-${i}`) })).status);
+      expect(statuses).toEqual([401, 401, 401, 401, 401]);
+      expect((await fetch(`${idp.url}/admin/audit`, { headers: basic('correct horse battery') })).status).toBe(429);
     });
 
     it('metrics need the bearer token and count security events', async () => {

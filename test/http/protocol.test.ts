@@ -47,7 +47,7 @@ describe('OpenID Connect protocol', () => {
     expect(metadata.issuer).toBe(idp.url);
     expect(metadata.response_types_supported).toEqual(['code', 'none']);
     expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
-    expect(metadata.acr_values_supported).toEqual(['urn:faceid-fhe:acr:face', 'urn:faceid-fhe:acr:face+otp']);
+    expect(metadata.acr_values_supported).toEqual(['urn:faceid-fhe:acr:face', 'urn:faceid-fhe:acr:face-otp']);
     expect(metadata.claims_supported).toEqual(expect.arrayContaining(['sub', 'acr', 'amr', 'auth_time', 'preferred_username', 'email']));
     expect(metadata.revocation_endpoint).toBeDefined();
     expect(metadata.end_session_endpoint).toBeDefined();
@@ -70,6 +70,25 @@ describe('OpenID Connect protocol', () => {
     const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
     expect(info).toMatchObject({ sub: claims.sub, preferred_username: username, email: 'alice@example.com', name: 'Alice' });
     expect(tokens.refresh_token).toBeUndefined();
+  });
+
+  it('answers response_mode=form_post with an auto-submitting page that our CSP allows (its script hash is added)', async () => {
+    const request = await authRequest(config, { response_mode: 'form_post' });
+    const http = new HttpClient(idp.url);
+    let response = await http.follow(await http.get(request.url.href));
+    const state = response.json<{ csrf: string; next: Record<string, string> }>();
+    await http.postForm(state.next.login!, { username, csrf: state.csrf });
+    response = await http.follow(await http.postFrames(state.next.face!, { csrf: state.csrf }, parts.sameFrames));
+    if (response.text.includes('"prompt":"consent"')) {
+      const consent = response.json<{ csrf: string; next: Record<string, string> }>();
+      response = await http.follow(await http.postForm(consent.next.confirm!, { csrf: consent.csrf }));
+    }
+    expect(response.status).toBe(200);
+    expect(response.text).toContain(`action="${REDIRECT_URI}"`);
+    expect(response.text).toMatch(/name="code" value="[^"]+"/);
+    const csp = response.headers.get('content-security-policy')!;
+    expect(csp).toMatch(/script-src[^;]*'sha256-[A-Za-z0-9+/=]+'/);
+    expect(csp).not.toContain('unsafe-inline');
   });
 
   it('issues refresh tokens for offline_access after consent, rotates them and refuses a reused one', async () => {

@@ -7,7 +7,7 @@ import { realParts, type PartsHandle } from '../support/parts.ts';
 import { REDIRECT_URI, authRequest, discover, exchange, signInOverHttp, signUpOverHttp } from '../support/signin.ts';
 
 const FACE = 'urn:faceid-fhe:acr:face';
-const FACE_OTP = 'urn:faceid-fhe:acr:face+otp';
+const FACE_OTP = 'urn:faceid-fhe:acr:face-otp';
 
 /**
  * The second factor and step-up, over the protocol: chained face + TOTP, recovery codes,

@@ -33,7 +33,7 @@ export function fakeCustodian(options: { down?: () => boolean } = {}): Custodian
   return {
     async publicKey() {
       check();
-      return { paramsVersion: 'fake-he-v1', publicKey: createHash('sha256').update('pk').digest() };
+      return { paramsVersion: 'fake-he-v1', publicKey: createHash('sha256').update('pk').digest(), keyId: new Uint8Array(16) };
     },
     async issueTicket() {
       check();

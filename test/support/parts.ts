@@ -84,7 +84,7 @@ export async function realParts(options: { custodianEnv?: Record<string, string>
     parts: {
       face,
       custodian: custodian.client,
-      createHe: (key) => createHeEngine({ params: key.paramsVersion, publicKey: key.publicKey }),
+      createHe: (key) => createHeEngine({ params: key.paramsVersion, publicKey: key.publicKey, keyId: key.keyId }),
       matchThreshold: DEFAULT_MATCH_THRESHOLD,
     },
     custodian,

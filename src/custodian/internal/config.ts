@@ -14,6 +14,8 @@ export interface CustodianConfig {
   /** 32 bytes, or undefined in demo mode (then generated into the key directory). */
   readonly sealingKey: Buffer | undefined;
   readonly demo: boolean;
+  /** Whether a missing key may be created (always in demo mode; else only when asked). */
+  readonly createKey: boolean;
   readonly paramsVersion: string;
   readonly ticketTtlMs: number;
   readonly rateLimits: {
@@ -45,6 +47,7 @@ const EnvSchema = z
       .refine((value) => /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
       .optional(),
     CUSTODIAN_DEMO: z.enum(['0', '1', 'true', 'false']).default('0'),
+    CUSTODIAN_CREATE_KEY: z.enum(['0', '1', 'true', 'false']).default('0'),
     CUSTODIAN_PARAMS: z.string().refine((value) => Object.hasOwn(HE_PARAM_SETS, value), 'unknown HE parameter set').default(DEFAULT_HE_PARAMS.version),
     CUSTODIAN_TICKET_TTL_MS: int(1000, 600_000, 60_000),
     CUSTODIAN_RATE_SUBJECT_PER_MINUTE: int(1, 10_000, 10),
@@ -84,6 +87,7 @@ export function loadCustodianConfig(env: NodeJS.ProcessEnv = process.env): Custo
     sharedSecret: Buffer.from(e.CUSTODIAN_SHARED_SECRET, 'utf8'),
     sealingKey: e.CUSTODIAN_SEALING_KEY ? Buffer.from(e.CUSTODIAN_SEALING_KEY, 'base64') : undefined,
     demo,
+    createKey: demo || e.CUSTODIAN_CREATE_KEY === '1' || e.CUSTODIAN_CREATE_KEY === 'true',
     paramsVersion: e.CUSTODIAN_PARAMS,
     ticketTtlMs: e.CUSTODIAN_TICKET_TTL_MS,
     rateLimits: Object.freeze({

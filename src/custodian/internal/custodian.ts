@@ -25,9 +25,9 @@ export async function startCustodian(config: CustodianConfig, deps: { logger: Lo
   const he = await createHeContext(config.paramsVersion);
   const cleanup: (() => void)[] = [() => he.close()];
   try {
-    const keys = loadOrCreateKeys(he, config.keyDir, sealingKey);
+    const keys = loadOrCreateKeys(he, config.keyDir, sealingKey, { allowCreate: config.createKey, logger });
     cleanup.push(() => keys.secretKey.delete());
-    const judge = createJudge(he, keys.secretKey);
+    const judge = createJudge(he, keys.secretKey, keys.keyId);
     cleanup.push(() => judge.close());
     const audit = createAuditLog({ path: join(config.keyDir, 'audit.log'), subjectKey: deriveKey(sealingKey, 'audit-subject'), clock });
     cleanup.push(() => audit.close());
@@ -36,6 +36,7 @@ export async function startCustodian(config: CustodianConfig, deps: { logger: Lo
     const service = createCustodianService({
       paramsVersion: he.params.version,
       publicKey: keys.publicKey,
+      keyId: keys.keyId,
       judge,
       tickets: createTicketStore({ clock, ttlMs: config.ticketTtlMs }),
       limiter: createRateLimiter({

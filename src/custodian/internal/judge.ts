@@ -12,12 +12,13 @@ export interface Judge {
   close(): void;
 }
 
-export function createJudge(he: HeContext, secretKey: SecretKey): Judge {
+export function createJudge(he: HeContext, secretKey: SecretKey, keyId: Uint8Array): Judge {
   const { seal, context, params } = he;
   const decryptor = new seal.Decryptor(context, secretKey);
   return {
     judge(blinded) {
-      const ciphertext = he.loadCiphertext(blinded, 'blinded');
+      // A result stamped with another key id is refused (he_key_mismatch), never decrypted.
+      const ciphertext = he.loadCiphertext(blinded, 'blinded', keyId);
       const plaintext = new seal.Plaintext();
       try {
         sealCall(seal, 'he_bad_ciphertext', 'The blinded ciphertext cannot be decrypted.', () => decryptor.decrypt(ciphertext, plaintext));

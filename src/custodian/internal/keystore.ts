@@ -20,6 +20,12 @@ const TAG_BYTES = 16;
 export interface CustodianKeys {
   readonly secretKey: SecretKey;
   readonly publicKey: Uint8Array;
+  /**
+   * A random id made with the secret key and kept beside it. Every template and blinded result
+   * carries it; the judge refuses any other id. Without it a template made under an earlier key
+   * would be "judged" under the current one: a random sign, a match half of the time.
+   */
+  readonly keyId: Uint8Array;
   readonly created: boolean;
 }
 
@@ -107,13 +113,22 @@ function openSecretKey(file: Buffer, fileKey: Buffer, paramsVersion: string): Bu
   }
 }
 
-/** Loads the sealed secret key for the context's parameter set, generating it on first start. */
-export function loadOrCreateKeys(he: HeContext, keyDir: string, sealingKey: Buffer): CustodianKeys {
+/**
+ * Loads the sealed secret key for the context's parameter set. A new key is made only when
+ * `allowCreate` says so (demo mode, or an operator's explicit CUSTODIAN_CREATE_KEY=1): a key that
+ * went missing must not be replaced silently, since every stored template would become unusable.
+ */
+export function loadOrCreateKeys(he: HeContext, keyDir: string, sealingKey: Buffer, options: { allowCreate: boolean; logger?: Logger } = { allowCreate: true }): CustodianKeys {
   const { seal, context, params } = he;
   const fileKey = deriveKey(sealingKey, 'secret-key-file');
   const path = secretKeyPath(keyDir, params.version);
+  const idPath = `${path}.id`;
   const created = !existsSync(path);
+  if (created && !options.allowCreate) {
+    throw new AppError('custodian_key_missing', `No secret key in ${keyDir} for ${params.version}. Restore the key directory, or create a new key with CUSTODIAN_CREATE_KEY=1 (every existing template will then have to be re-enrolled).`);
+  }
   let secretKey: SecretKey;
+  let keyId: Buffer;
   if (created) {
     const generator = new seal.KeyGenerator(context);
     try {
@@ -122,7 +137,9 @@ export function loadOrCreateKeys(he: HeContext, keyDir: string, sealingKey: Buff
       generator.delete();
     }
     const raw = secretKey.saveToArray(seal.ComprModeType.none) as Uint8Array;
+    keyId = randomBytes(16);
     try {
+      writePrivateFile(idPath, Buffer.from(keyId.toString('hex'), 'latin1'));
       writePrivateFile(path, sealSecretKey(raw, fileKey, params.version));
     } catch (error) {
       secretKey.delete();
@@ -132,6 +149,14 @@ export function loadOrCreateKeys(he: HeContext, keyDir: string, sealingKey: Buff
     }
   } else {
     checkPrivateFile(path);
+    if (!existsSync(idPath)) {
+      // A key from before key ids: give it one. Templates made earlier cannot be told apart from
+      // another key's, so they are refused (re-enrollment) rather than judged.
+      writePrivateFile(idPath, Buffer.from(randomBytes(16).toString('hex'), 'latin1'));
+      options.logger?.warn({ keyDir }, 'the secret key had no key id; one was created and templates made before are refused');
+    }
+    keyId = Buffer.from(readFileSync(idPath, 'latin1').trim(), 'hex');
+    if (keyId.length !== 16) throw new AppError('custodian_key_store_invalid', `The key id file ${idPath} is malformed.`);
     const raw = openSecretKey(readFileSync(path), fileKey, params.version);
     secretKey = new seal.SecretKey();
     try {
@@ -146,7 +171,7 @@ export function loadOrCreateKeys(he: HeContext, keyDir: string, sealingKey: Buff
   const generator = new seal.KeyGenerator(context, secretKey);
   const publicKey = generator.createPublicKey();
   try {
-    return { secretKey, publicKey: savePublicKey(seal, publicKey), created };
+    return { secretKey, publicKey: savePublicKey(seal, publicKey), keyId, created };
   } finally {
     publicKey.delete();
     generator.delete();

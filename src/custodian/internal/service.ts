@@ -22,6 +22,7 @@ export interface CustodianService {
 export interface CustodianServiceDeps {
   paramsVersion: string;
   publicKey: Uint8Array;
+  keyId: Uint8Array;
   judge: Judge;
   tickets: TicketStore;
   limiter: RateLimiter;
@@ -86,7 +87,7 @@ export function createCustodianService(deps: CustodianServiceDeps): CustodianSer
           case 'health':
             return { header: { ok: true, status: 'ok', paramsVersion: deps.paramsVersion } };
           case 'publicKey':
-            return { header: { ok: true, paramsVersion: deps.paramsVersion }, payload: deps.publicKey };
+            return { header: { ok: true, paramsVersion: deps.paramsVersion, keyId: Buffer.from(deps.keyId).toString('hex') }, payload: deps.publicKey };
           case 'ticket':
             return ticket(request.subject);
           case 'judge':

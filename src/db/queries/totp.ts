@@ -28,11 +28,12 @@ export function createTotpQueries(db: Db) {
      * Records `step` as used if it is newer than the last used one, in one statement: of two
      * parallel requests with the same code exactly one updates the row (RFC 6238, 5.2).
      */
-    async claimStep(accountId: string, step: number, options: { confirm: boolean }, trx: Db = db): Promise<boolean> {
+    async claimStep(accountId: string, step: number, options: { confirm: boolean; sealed?: Buffer }, trx: Db = db): Promise<boolean> {
       const query = trx('totp_credentials')
         .where({ account_id: accountId })
         .andWhere((q) => q.whereNull('last_used_step').orWhere('last_used_step', '<', step))
         .update({ last_used_step: step, ...(options.confirm ? { confirmed_at: trx.fn.now() } : {}) });
+      if (options.sealed) query.andWhere('secret_sealed', options.sealed);
       if (options.confirm) query.whereNull('confirmed_at');
       else query.whereNotNull('confirmed_at');
       return (await query) === 1;

@@ -28,8 +28,8 @@ it('expires tickets (injected clock), over loopback TCP, in demo mode', async ()
   const client = createCustodianClient({ host: address.host, port: address.port, sharedSecret: secret, clock });
   try {
     expect(statSync(join(dir, 'keys', 'sealing.key')).mode & 0o777).toBe(0o600);
-    const { publicKey } = await client.publicKey();
-    const engine = await createHeEngine({ publicKey });
+    const { publicKey, keyId } = await client.publicKey();
+    const engine = await createHeEngine({ publicKey, keyId });
     const face = randomDescriptor(128);
     const blinded = engine.matchAndBlind(engine.encryptTemplate(face), face, 0.5);
     engine.close();

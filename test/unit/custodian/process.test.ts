@@ -34,8 +34,8 @@ let aliceTemplate: Uint8Array;
 
 beforeAll(async () => {
   custodian = await spawnCustodian(spawnOptions);
-  const { paramsVersion, publicKey } = await custodian.client.publicKey();
-  engine = await createHeEngine({ params: paramsVersion, publicKey });
+  const { paramsVersion, publicKey, keyId } = await custodian.client.publicKey();
+  engine = await createHeEngine({ params: paramsVersion, publicKey, keyId });
   aliceTemplate = engine.encryptTemplate(alice);
 });
 

@@ -49,7 +49,8 @@ describe('ciphertext envelopes', () => {
       blinded.subarray(0, blinded.length - 1),
       Uint8Array.from([...blinded, 0]),
       new Uint8Array(keys.params.maxCiphertextBytes + 100).fill(7),
-      Uint8Array.from(Buffer.concat([Buffer.from(blinded.subarray(0, 17)), Buffer.alloc(blinded.length - 17, 0xff)])),
+      // Header (magic, kind, version, key id) intact, the SEAL body garbage.
+      Uint8Array.from(Buffer.concat([Buffer.from(blinded.subarray(0, 32)), Buffer.alloc(blinded.length - 32, 0xff)])),
     ];
     for (const bytes of cases) expect(codeOf(() => keys.judge.judge(bytes))).toBe('he_bad_ciphertext');
   });
@@ -72,10 +73,28 @@ describe('ciphertext envelopes', () => {
   });
 
   it('refuses malformed public keys and wrong parameter versions at engine creation', async () => {
-    await expect(createHeEngine({ publicKey: new Uint8Array(100) })).rejects.toMatchObject({ code: 'he_bad_public_key' });
-    await expect(createHeEngine({ publicKey: keys.publicKey, params: 'nope' })).rejects.toMatchObject({ code: 'he_params_unknown' });
-    const engine = await createHeEngine({ publicKey: keys.publicKey });
+    await expect(createHeEngine({ publicKey: new Uint8Array(100), keyId: keys.keyId })).rejects.toMatchObject({ code: 'he_bad_public_key' });
+    await expect(createHeEngine({ publicKey: keys.publicKey, keyId: keys.keyId, params: 'nope' })).rejects.toMatchObject({ code: 'he_params_unknown' });
+    const engine = await createHeEngine({ publicKey: keys.publicKey, keyId: keys.keyId });
     engine.close();
     expect(codeOf(() => engine.encryptTemplate(probe))).toBe('he_closed');
+  });
+});
+
+describe('key ids', () => {
+  it('a template or result made under another custodian key is refused, never judged (it would be a coin flip)', async () => {
+    const first = await createTestKeys();
+    const second = await createTestKeys();
+    try {
+      const face = randomDescriptor(128);
+      const template = first.engine.encryptTemplate(face);
+      // The same person's face: under the right key a match, under another key refused.
+      expect(first.judge.judge(first.engine.matchAndBlind(template, face, 0.5))).toBe(true);
+      expect(codeOf(() => second.engine.matchAndBlind(template, face, 0.5))).toBe('he_key_mismatch');
+      expect(codeOf(() => second.judge.judge(first.engine.matchAndBlind(template, face, 0.5)))).toBe('he_key_mismatch');
+    } finally {
+      first.close();
+      second.close();
+    }
   });
 });

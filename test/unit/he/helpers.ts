@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { SecretKey } from 'node-seal';
 import { createHeContext, createHeEngine, savePublicKey, type HeContext, type HeEngine, type HeParams } from '../../../src/he/index.ts';
 import { createJudge, type Judge } from '../../../src/custodian/internal/judge.ts';
@@ -13,6 +14,7 @@ export interface TestKeys {
   judge: Judge;
   secretKey: SecretKey;
   publicKey: Uint8Array;
+  keyId: Uint8Array;
   /** Centred coefficients of the decrypted blinded result, and SEAL's invariant noise budget. */
   inspect(blinded: Uint8Array): { coefficients: number[]; budgetBits: number };
   close(): void;
@@ -27,8 +29,9 @@ export async function createTestKeys(version?: string): Promise<TestKeys> {
   const publicKey = savePublicKey(seal, pk);
   pk.delete();
   generator.delete();
-  const engine = await createHeEngine({ params: params.version, publicKey });
-  const judge = createJudge(he, secretKey);
+  const keyId = randomBytes(16);
+  const engine = await createHeEngine({ params: params.version, publicKey, keyId });
+  const judge = createJudge(he, secretKey, keyId);
   const decryptor = new seal.Decryptor(context, secretKey);
   return {
     he,
@@ -37,8 +40,9 @@ export async function createTestKeys(version?: string): Promise<TestKeys> {
     judge,
     secretKey,
     publicKey,
+    keyId,
     inspect(blinded) {
-      const ciphertext = he.loadCiphertext(blinded, 'blinded');
+      const ciphertext = he.loadCiphertext(blinded, 'blinded', keyId);
       const plaintext = new seal.Plaintext();
       try {
         decryptor.decrypt(ciphertext, plaintext);
