@@ -77,7 +77,7 @@ describe('blinding', () => {
   it('coefficient 0 is r (tau - 1 - d) + e with 1 <= r <= rMax, 0 <= e < r, never the distance', () => {
     const a = randomDescriptor(D, Math.random, 0.18, 1);
     const b = a.map((value, i) => value + (i % 3 === 0 ? 0.03 : -0.02));
-    const threshold = 0.5; // tau = 1024: tau - 1 is odd, so tau - 1 - d = d is impossible
+    const threshold = 0.5; // tau = 1046: tau - 1 is odd, so tau - 1 - d = d is impossible
     const tau = quantiseThreshold(threshold);
     const d = quantisedDistanceSq(quantise(a), quantise(b));
     const k = tau - 1 - d;

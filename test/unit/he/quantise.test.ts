@@ -42,18 +42,40 @@ describe('quantise', () => {
     expect(() => quantise(long)).toThrow(expect.objectContaining({ code: 'he_bad_descriptor' }));
   });
 
-  it('maps a threshold to tau = ceil((threshold s)^2) and refuses out-of-range thresholds', () => {
-    expect(quantiseThreshold(0.5)).toBe(1024);
-    expect(quantiseThreshold(0.6)).toBe(Math.ceil((0.6 * 64) ** 2));
+  it('maps a threshold to tau = ceil((threshold s)^2 + D/6) (rounding bias) and refuses out-of-range thresholds', () => {
+    expect(quantiseThreshold(0.5)).toBe(Math.ceil(1024 + 128 / 6));
+    expect(quantiseThreshold(0.6)).toBe(Math.ceil((0.6 * 64) ** 2 + 128 / 6));
     for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 4.01]) {
       expect(() => quantiseThreshold(bad)).toThrow(expect.objectContaining({ code: 'he_bad_threshold' }));
     }
   });
 
-  it('states the quantisation margin: sqrt(D)/s plus the threshold rounding', () => {
+  it('states the quantisation margin: sqrt(D)/s plus the threshold shift (bias term and rounding)', () => {
     const margin = quantisationMargin(0.5);
-    expect(margin).toBeCloseTo(Math.sqrt(128) / 64 + 1 / (2 * 0.5 * 64 * 64), 12);
-    expect(margin).toBeLessThan(0.178);
+    expect(margin).toBeCloseTo(Math.sqrt(128) / 64 + (128 / 6 + 1) / (2 * 0.5 * 64 * 64), 12);
+    expect(margin).toBeLessThan(0.183);
+  });
+
+  it('is unbiased: over many pairs near the threshold the quantised decision errs both ways about equally', () => {
+    let random = 7;
+    const next = () => ((random = (random * 48271) % 2147483647) / 2147483647);
+    let tooStrict = 0;
+    let tooLax = 0;
+    for (let i = 0; i < 4000; i += 1) {
+      const a = Float32Array.from({ length: D }, () => (next() - 0.5) * 0.2);
+      const direction = Float32Array.from({ length: D }, () => next() - 0.5);
+      const length = Math.hypot(...direction);
+      const target = 0.35 + (next() - 0.5) * 0.02;
+      const probe = a.map((value, j) => value + (direction[j]! / length) * target);
+      const floatMatch = Math.hypot(...a.map((value, j) => value - probe[j]!)) < 0.35;
+      const quantisedMatch = plainDecision(a, probe, 0.35);
+      if (floatMatch && !quantisedMatch) tooStrict += 1;
+      if (!floatMatch && quantisedMatch) tooLax += 1;
+    }
+    // Without the D/6 term nearly every disagreement was a wrongly rejected genuine pair.
+    expect(tooStrict + tooLax).toBeGreaterThan(50);
+    expect(tooStrict / (tooStrict + tooLax)).toBeGreaterThan(0.3);
+    expect(tooStrict / (tooStrict + tooLax)).toBeLessThan(0.7);
   });
 
   it('agrees with the float decision whenever the float distance is outside the margin', () => {
@@ -73,9 +95,12 @@ describe('quantise', () => {
   it('decides on the quantised squared distance with a strict inequality', () => {
     const a = new Float32Array(D);
     const b = new Float32Array(D);
-    b[0] = 0.5; // quantised distance^2 = 32^2 = 1024 = tau(0.5)
-    expect(quantisedDistanceSq(quantise(a), quantise(b))).toBe(1024);
+    // tau(0.5) = ceil(32^2 + 128/6) = 1046 = 31^2 + 9^2 + 2^2
+    [b[0], b[1], b[2]] = [31 / 64, 9 / 64, 2 / 64];
+    expect(quantiseThreshold(0.5)).toBe(1046);
+    expect(quantisedDistanceSq(quantise(a), quantise(b))).toBe(1046);
     expect(plainDecision(a, b, 0.5)).toBe(false);
-    expect(plainDecision(a, b, 0.5 + 1 / 64 / 64)).toBe(true);
+    // The smallest threshold whose tau is 1047.
+    expect(plainDecision(a, b, Math.sqrt(1025) / 64)).toBe(true);
   });
 });
