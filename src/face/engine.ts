@@ -29,12 +29,12 @@ export const DEFAULT_PIPELINE: PipelineConfig = Object.freeze({
 
 export const DEFAULT_DETECTION_LIMITS: DetectionLimits = Object.freeze({
   minScore: 0.5,
-  minFaceSize: 80,
+  minFaceSize: 60,
   secondFaceRatio: 0.5,
 });
 
 export const DEFAULT_CONSENSUS_LIMITS: ConsensusLimits = Object.freeze({
-  agreeDistance: 0.4,
+  agreeDistance: 0.45,
   minEnrollFrames: 3,
   minProbeFrames: 1,
   maxFrames: 10,

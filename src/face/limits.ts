@@ -23,8 +23,10 @@ export interface DetectionLimits {
    * Smallest usable face: its width in pixels (jaw to jaw, estimated from the 68 landmarks: the
    * scale of dlib's mean face fitted to them) in the working image. Detector boxes are not used
    * for this because SSD and Tiny boxes of one face differ by 20-30%. A 640x480 webcam frame at
-   * arm's length shows a face ~150-250 px wide, ~110 px at 1 m; LFW's 250x250 photos ~80-110 px.
-   * The descriptor network sees the face at ~100 px (150 px chip): smaller faces are upsampled.
+   * arm's length shows a face ~120-200 px wide (jaw to jaw); LFW's 250x250 photos 71-87 px (p5-p95,
+   * median 78). The descriptor network sees the face at 100 px (150 px chip): smaller faces are
+   * upsampled. 60 px refuses 0.5% of LFW; genuine LFW pairs with a face under 70 px are falsely rejected
+   * 3-5x more often (mostly turned heads, whose jaw looks narrower): bench/accuracy.ts.
    */
   readonly minFaceSize: number;
   /**
@@ -36,7 +38,12 @@ export interface DetectionLimits {
 }
 
 export interface ConsensusLimits {
-  /** Frames whose descriptor lies farther than this from the frames' element-wise median are outliers. */
+  /**
+   * A frame whose descriptor lies farther than this from the element-wise median of the other
+   * frames is an outlier (consensus.ts). Looser than the match threshold on purpose: it must catch
+   * another person (on LFW ~97% of impostor pairs are farther apart than 0.45) without rejecting
+   * the natural variation between captures (0.6% of genuine LFW pairs, taken years apart, are).
+   */
   readonly agreeDistance: number;
   /** Consistent frames required to build an enrollment template. */
   readonly minEnrollFrames: number;

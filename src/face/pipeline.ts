@@ -14,7 +14,11 @@ export interface DetectorSpec {
   readonly net: 'ssd' | 'tiny' | 'blazeface';
   /** Margin added on every side, as a fraction of the image size, before detecting (zoom out). */
   readonly pad?: number;
-  /** TinyFaceDetector input size (multiple of 32). */
+  /**
+   * TinyFaceDetector's smallest input size (multiple of 32). The input grows with the frame, to
+   * half its longer side (at most 608), so that faces in large photos keep enough pixels to be
+   * seen (and counted: multiple_faces). A 640x480 webcam frame and LFW's 250x250 use 320.
+   */
   readonly inputSize?: number;
 }
 
@@ -24,12 +28,8 @@ export interface PipelineConfig {
   /** 'dlib': rotated 150x150 chip fitted to 33 landmarks; 'box': face-api's axis-aligned crop. */
   readonly align: 'dlib' | 'box';
   readonly descriptor: 'rec128' | 'faceres1024' | 'fusion';
-  /** Second landmark pass on a box derived from the first landmarks (detector-independent crop). */
-  readonly refine?: boolean;
   /** Average the descriptors of the chip and of its mirror image (test-time augmentation). */
   readonly mirror?: boolean;
-  /** Also average chips zoomed by -4% and +4% (each mirrored too when `mirror`). */
-  readonly jitter?: boolean;
   /** Weight of the 128-d part in a fusion (squared-distance weight). */
   readonly fusionWeight?: number;
   /** L2-normalise the output. */
@@ -58,9 +58,9 @@ export type VariantResult =
 const detectorKey = (d: DetectorSpec) => `${d.net}${d.inputSize ?? ''}${d.pad ? `pad${Math.round(d.pad * 100)}` : ''}`;
 
 export function pipelineKey(p: PipelineConfig): string {
-  const det = p.detectors.map(detectorKey).join('>');
+  const det = p.detectors.map(detectorKey).join('+');
   const desc = p.descriptor === 'fusion' ? `fusion${Math.round((p.fusionWeight ?? 0.5) * 100)}` : p.descriptor;
-  return `${det}-lm68${p.refine ? 'x2' : ''}-${p.align === 'dlib' ? 'dlibchip150' : 'boxcrop'}${p.mirror ? '-mirror' : ''}${p.jitter ? '-jitter' : ''}-${desc}${p.normalise ? '-l2' : ''}`;
+  return `${det}-lm68-${p.align === 'dlib' ? 'dlibchip150' : 'boxcrop'}${p.mirror ? '-mirror' : ''}-${desc}${p.normalise ? '-l2' : ''}`;
 }
 
 export function pipelineDimension(p: PipelineConfig): number {
@@ -116,10 +116,10 @@ export class FrameAnalysis {
     const { face, detector } = await this.selectFace(p.detectors);
     // Face size from the landmarks (detector-independent; detectors' boxes differ by 20-30%):
     // image pixels per unit of dlib's mean face, i.e. the face's width from jaw to jaw.
-    const faceSize = p.descriptor === 'faceres1024' ? face.width : faceWidth(await this.landmarksFor(face, p.refine ?? false));
+    const faceSize = p.descriptor === 'faceres1024' ? face.width : faceWidth(await this.faceLandmarks(face));
     if (faceSize < this.limits.minFaceSize) throw faceError('face_too_small');
     if (p.descriptor === 'rec128') {
-      const d = await this.rec128(face, p.align, p.mirror ?? false, p.refine ?? false, p.jitter ?? false);
+      const d = await this.rec128(face, p.align, p.mirror ?? false);
       return { ok: true, descriptor: p.normalise ? l2(d) : d.slice(), face, detector, faceSize };
     }
     const faceres = await this.faceres(face);
@@ -127,7 +127,7 @@ export class FrameAnalysis {
     // Fusion: each part L2-normalised, then weighted so that the squared distance is
     // w * d128^2 + (1 - w) * d1024^2 (both parts on the unit sphere).
     const w = p.fusionWeight ?? 0.5;
-    const a = l2(await this.rec128(face, p.align, p.mirror ?? false, p.refine ?? false, p.jitter ?? false));
+    const a = l2(await this.rec128(face, p.align, p.mirror ?? false));
     const b = l2(faceres);
     const out = new Float32Array(a.length + b.length);
     for (let i = 0; i < a.length; i += 1) out[i] = a[i]! * Math.sqrt(w);
@@ -136,8 +136,8 @@ export class FrameAnalysis {
   }
 
   /** Runs landmarks and the descriptor network on a given box (worker warm-up only). */
-  async warmDescriptor(face: Detection, align: 'dlib' | 'box'): Promise<void> {
-    await this.rec128(face, align);
+  async warmDescriptor(face: Detection, pipeline: PipelineConfig): Promise<void> {
+    await this.rec128(face, pipeline.align, pipeline.mirror ?? false);
   }
 
   /**
@@ -174,7 +174,7 @@ export class FrameAnalysis {
     // Candidates from 0.2 so that benchmarks can study scores; the policy threshold is applied in selectFace.
     const options = spec.net === 'ssd'
       ? new faceapi.SsdMobilenetv1Options({ minConfidence: Math.min(0.2, this.limits.minScore), maxResults: 20 })
-      : new faceapi.TinyFaceDetectorOptions({ inputSize: spec.inputSize ?? 416, scoreThreshold: Math.min(0.2, this.limits.minScore) });
+      : new faceapi.TinyFaceDetectorOptions({ inputSize: tinyInputSize(spec.inputSize ?? 320, Math.max(this.image.width, this.image.height) * (1 + 2 * (spec.pad ?? 0))), scoreThreshold: Math.min(0.2, this.limits.minScore) });
     const found = await faceapi.detectAllFaces(tensor as never, options);
     return found.map((d) => {
       // Back to the unpadded frame, clipped to it.
@@ -207,6 +207,7 @@ export class FrameAnalysis {
         const { faceapi } = this.models;
         const box = new faceapi.Rect(face.x, face.y, face.width, face.height);
         const [crop] = await faceapi.extractFaceTensors(this.tensor as never, [box]);
+        if (!crop) throw faceError('no_face', 'empty face crop');
         try {
           const rel = (await faceapi.nets.faceLandmark68Net.detectLandmarks(crop as never)) as InstanceType<FaceApiLandmarks>;
           // extractFaceTensors clips the box to the image: landmarks are relative to the clipped crop.
@@ -222,58 +223,15 @@ export class FrameAnalysis {
     return result;
   }
 
-  /**
-   * Landmarks of a face; with `refine`, a second pass on a square box centred on the first pass's
-   * landmarks, so that the crop the landmark network sees no longer depends on which detector
-   * found the face (SSD and Tiny boxes differ in size and centre).
-   */
-  private async landmarksFor(face: Detection, refine: boolean): Promise<Point[]> {
-    const first = await this.faceLandmarks(face);
-    if (!refine) return first;
-    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-    for (const [x, y] of first) {
-      x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
-    }
-    const side = Math.max(x1 - x0, y1 - y0) * 1.1;
-    const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
-    const bx = Math.max(0, cx - side / 2), by = Math.max(0, cy - side / 2);
-    const box = { x: bx, y: by, width: Math.min(this.image.width, cx + side / 2) - bx, height: Math.min(this.image.height, cy + side / 2) - by, score: face.score };
-    return this.faceLandmarks(box);
-  }
-
-  private rec128(face: Detection, align: 'dlib' | 'box', mirror = false, refine = false, jitter = false): Promise<Float32Array> {
-    const key = `${face.x},${face.y},${face.width},${face.height},${align},${mirror},${refine},${jitter}`;
+  private rec128(face: Detection, align: 'dlib' | 'box', mirror = false): Promise<Float32Array> {
+    const key = `${face.x},${face.y},${face.width},${face.height},${align},${mirror}`;
     let result = this.descriptors.get(key);
     if (!result) {
       result = (async () => {
-        const points = await this.landmarksFor(face, refine);
+        const points = await this.faceLandmarks(face);
         return this.timed('descriptor', async () => {
           const { faceapi, tf } = this.models;
           let input: Tensor3D;
-          if (align === 'dlib' && jitter) {
-            const base = chipTransform(points);
-            const sum = new Float32Array(128);
-            let n = 0;
-            for (const zoom of [1, 0.96, 1.04]) {
-              // Zoom about the chip centre: the centre keeps mapping to the same image point.
-              const c = 75, px = base.ar * c - base.ai * c + base.br, py = base.ai * c + base.ar * c + base.bi;
-              const ar = base.ar * zoom, ai = base.ai * zoom;
-              const t = { ar, ai, br: px - (ar * c - ai * c), bi: py - (ai * c + ar * c) };
-              const chip = tf.tensor3d(extractChip(this.image, t), [150, 150, 3], 'float32');
-              try {
-                for (const flip of mirror ? [false, true] : [false]) {
-                  const x = flip ? tf.reverse(chip, 1) : chip;
-                  const d = (await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(x as never)) as Float32Array;
-                  if (flip) x.dispose();
-                  for (let i = 0; i < 128; i += 1) sum[i]! += d[i]!;
-                  n += 1;
-                }
-              } finally {
-                chip.dispose();
-              }
-            }
-            return sum.map((x) => x / n);
-          }
           if (align === 'dlib') {
             input = tf.tensor3d(extractChip(this.image, chipTransform(points)), [150, 150, 3], 'float32');
           } else {
@@ -346,6 +304,10 @@ export class FrameAnalysis {
 }
 
 type FaceApiLandmarks = new (...args: never[]) => { relativePositions: { x: number; y: number }[] };
+
+export function tinyInputSize(min: number, longerSide: number): number {
+  return Math.max(min, Math.min(608, 32 * Math.round(longerSide / 2 / 32)));
+}
 
 /** Jaw-to-jaw width in pixels: the scale of dlib's mean face (unit width) fitted to the landmarks. */
 export function faceWidth(landmarks: readonly Point[]): number {

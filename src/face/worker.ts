@@ -1,8 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isAppError } from '../shared/index.ts';
-import { decodeFrame } from './decode.ts';
+import { decodeFrame, type RgbImage } from './decode.ts';
 import type { DetectionLimits, FrameLimits } from './limits.ts';
-import { loadModels } from './models.ts';
+import { loadModels, type Models } from './models.ts';
 import { FrameAnalysis, needsHuman, type PipelineConfig } from './pipeline.ts';
 
 /**
@@ -34,60 +34,70 @@ const port = parentPort;
 if (!port) throw new Error('src/face/worker.ts must run in a worker thread');
 const init = workerData as WorkerInit;
 
-try {
-  const models = await loadModels({ human: init.pipelines.some(needsHuman) });
-  port.on('message', (msg: DescribeRequest & { id: number }) => {
-    void handle(msg).then(
-      (response) => port.postMessage(response, response.ok ? response.results.flatMap((r) => (r.ok ? [r.descriptor.buffer as ArrayBuffer] : [])) : []),
-      // Unexpected errors: the pool maps a missing/odd answer to face_engine_unavailable; crash
-      // the thread so it is replaced with a clean WASM heap rather than reused in an unknown state.
-      (error: unknown) => setImmediate(() => { throw error; }),
-    );
-  });
-
-  async function handle(msg: DescribeRequest & { id: number }): Promise<DescribeResponse> {
-    const start = performance.now();
-    const bytes = new Uint8Array(msg.frame);
-    let analysis: FrameAnalysis | undefined;
-    try {
-      const image = await decodeFrame(bytes, init.frameLimits);
-      const decode = performance.now() - start;
-      bytes.fill(0);
-      analysis = new FrameAnalysis(models, image, init.detectionLimits);
-      const results: WireVariant[] = [];
-      for (const v of msg.variants ?? [0]) {
-        const pipeline = init.pipelines[v];
-        if (!pipeline) throw new Error(`unknown pipeline ${v}`);
-        results.push(await analysis.run(pipeline));
-      }
-      image.data.fill(0);
-      return { id: msg.id, ok: true, results, timings: { ...analysis.timings, decode } };
-    } catch (error) {
-      if (isAppError(error)) return { id: msg.id, ok: false, code: error.code, message: error.message };
-      throw error;
-    } finally {
-      bytes.fill(0);
-      analysis?.dispose();
+async function handle(models: Models, msg: DescribeRequest & { id: number }): Promise<DescribeResponse> {
+  const start = performance.now();
+  const bytes = new Uint8Array(msg.frame);
+  let image: RgbImage | undefined;
+  let analysis: FrameAnalysis | undefined;
+  try {
+    image = await decodeFrame(bytes, init.frameLimits);
+    const decode = performance.now() - start;
+    bytes.fill(0);
+    analysis = new FrameAnalysis(models, image, init.detectionLimits);
+    const results: WireVariant[] = [];
+    for (const v of msg.variants ?? [0]) {
+      const pipeline = init.pipelines[v];
+      if (!pipeline) throw new Error(`unknown pipeline ${v}`);
+      results.push(await analysis.run(pipeline));
     }
+    return { id: msg.id, ok: true, results, timings: { ...analysis.timings, decode } };
+  } catch (error) {
+    if (isAppError(error)) return { id: msg.id, ok: false, code: error.code, message: error.message };
+    throw error;
+  } finally {
+    bytes.fill(0);
+    image?.data.fill(0);
+    analysis?.dispose();
   }
-
-  await warmUp();
-  port.postMessage({ type: 'ready' });
-  /**
-   * The first inference of each network compiles its WASM kernels (~300 ms): pay it at start-up,
-   * not on a user's first login. A plain grey frame runs the detectors; a synthetic face box runs
-   * landmarks and the descriptor network.
-   */
-  async function warmUp(): Promise<void> {
-    const image = { data: new Uint8Array(320 * 240 * 3).fill(128), width: 320, height: 240 };
-    const analysis = new FrameAnalysis(models, image, { ...init.detectionLimits, minScore: 2 });
-    try {
-      for (const pipeline of init.pipelines) await analysis.run(pipeline);
-      await analysis.warmDescriptor({ x: 100, y: 60, width: 120, height: 120, score: 1 }, init.pipelines[0]?.align ?? 'dlib');
-    } finally {
-      analysis.dispose();
-    }
-  }
-} catch (error) {
-  port.postMessage({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
 }
+
+/**
+ * The first inference of each network compiles its WASM kernels (~300 ms): pay it at start-up,
+ * not on a user's first login. A plain grey frame runs the detectors; a synthetic face box runs
+ * landmarks and the descriptor network.
+ */
+async function warmUp(models: Models): Promise<void> {
+  const image = { data: new Uint8Array(320 * 240 * 3).fill(128), width: 320, height: 240 };
+  const analysis = new FrameAnalysis(models, image, { ...init.detectionLimits, minScore: 2 });
+  try {
+    for (const pipeline of init.pipelines) await analysis.run(pipeline);
+    for (const pipeline of init.pipelines) {
+      if (pipeline.descriptor !== 'faceres1024') await analysis.warmDescriptor({ x: 100, y: 60, width: 120, height: 120, score: 1 }, pipeline);
+    }
+  } finally {
+    analysis.dispose();
+  }
+}
+
+async function start(): Promise<Models> {
+  const models = await loadModels({ human: init.pipelines.some(needsHuman) });
+  await warmUp(models);
+  return models;
+}
+
+start().then(
+  (models) => {
+    port.on('message', (msg: DescribeRequest & { id: number }) => {
+      handle(models, msg).then(
+        (response) => port.postMessage(response, response.ok ? response.results.flatMap((r) => (r.ok ? [r.descriptor.buffer as ArrayBuffer] : [])) : []),
+        // Unexpected errors: crash the thread, so that the pool rejects the task with
+        // face_engine_unavailable and replaces the worker with a clean WASM heap.
+        (error: unknown) => setImmediate(() => {
+          throw error;
+        }),
+      );
+    });
+    port.postMessage({ type: 'ready' });
+  },
+  (error: unknown) => port.postMessage({ type: 'failed', message: error instanceof Error ? error.message : String(error) }),
+);
