@@ -167,7 +167,8 @@ async function main(): Promise<number> {
   const config = loadConfig();
   const database = connectDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   try {
-    if (command !== 'db:rollback' && command !== 'db:status') await migrateLatest(database.knex);
+    // Every command but the db:* ones works on an up-to-date schema.
+    if (!command.startsWith('db:')) await migrateLatest(database.knex);
     await run(command, parsed.values, config, database);
     return 0;
   } catch (error) {
