@@ -13,7 +13,6 @@ import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -272,85 +271,8 @@ export async function privateSchema(baseUrl: string): Promise<{ schema: string; 
   };
 }
 
-export interface TcpProxy {
-  port: number;
-  /** Closes the listener and destroys every open connection: the database is "down". */
-  cut(): Promise<void>;
-  /** Listens again on the same port. */
-  restore(): Promise<void>;
-  /**
-   * Stops forwarding in both directions, open and new connections alike, without closing anything:
-   * the database (or the network to it) stops answering, as in a partition or a frozen server.
-   */
-  stall(): void;
-  /** Forwards again; what was held back is delivered. */
-  resume(): void;
-  close(): Promise<void>;
-  readonly connections: number;
-}
-
-export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
-  const sockets = new Set<net.Socket>();
-  let accepted = 0;
-  let stalled = false;
-  // While stalled, bytes in either direction are held here (in order) instead of being written.
-  let held: Array<[net.Socket, Buffer]> = [];
-  const forward = (from: net.Socket, to: net.Socket) =>
-    from.on('data', (chunk: Buffer) => {
-      if (stalled) held.push([to, chunk]);
-      else to.write(chunk);
-    });
-  const server = net.createServer((inbound) => {
-    accepted += 1;
-    const outbound = net.connect(target);
-    sockets.add(inbound);
-    sockets.add(outbound);
-    const drop = () => {
-      inbound.destroy();
-      outbound.destroy();
-      sockets.delete(inbound);
-      sockets.delete(outbound);
-    };
-    inbound.on('error', drop).on('close', drop);
-    outbound.on('error', drop).on('close', drop);
-    forward(inbound, outbound);
-    forward(outbound, inbound);
-  });
-  const listen = (port: number) => new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  await listen(0);
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    get connections() {
-      return accepted;
-    },
-    async cut() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const socket of sockets) socket.destroy();
-      sockets.clear();
-      await closed;
-    },
-    restore: () => listen(port),
-    stall() {
-      stalled = true;
-    },
-    resume() {
-      stalled = false;
-      for (const [to, chunk] of held) if (!to.destroyed) to.write(chunk);
-      held = [];
-    },
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
+// The database proxy that a fault run cuts and stalls is the tests' own.
+export { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.ts';
 
 // ---------------------------------------------------------------------------------------------
 // One sign-in over the HTTP contract
