@@ -22,8 +22,8 @@ export interface HePort {
 }
 
 export interface CustodianPort {
-  issueTicket(subject: string): Promise<unknown>;
-  judge(ticket: never, blinded: Uint8Array): Promise<'match' | 'no_match'>;
+  issueTicket(subject: string): Promise<string>;
+  judge(ticket: string, blinded: Uint8Array): Promise<'match' | 'no_match'>;
 }
 
 export interface StoredTemplate {
@@ -67,7 +67,10 @@ export interface BiometricDeps {
 
 export function createBiometricService(deps: BiometricDeps): BiometricService {
   const logger = deps.logger ?? silentLogger;
-  let decoy: { ciphertext: Uint8Array; paramsVersion: string } | undefined;
+  // One decoy per HE engine: it is encrypted under that engine's custodian key. After a key change
+  // the new engine has the same paramsVersion but another key id, and an old decoy would fail with
+  // he_key_mismatch for unknown usernames only (telling them apart from real ones).
+  const decoys = new WeakMap<HePort, Uint8Array>();
 
   async function timed<T>(step: 'enroll' | 'verify', work: () => Promise<T>): Promise<T> {
     const stop = deps.metrics?.faceStep.startTimer({ step });
@@ -83,7 +86,7 @@ export function createBiometricService(deps: BiometricDeps): BiometricService {
     const stop = deps.metrics?.custodianCall.startTimer({ op: 'judge' });
     try {
       const ticket = await deps.custodian.issueTicket(subject);
-      const verdict = await deps.custodian.judge(ticket as never, blinded);
+      const verdict = await deps.custodian.judge(ticket, blinded);
       stop?.({ result: 'ok' });
       return verdict;
     } catch (error) {
@@ -95,14 +98,16 @@ export function createBiometricService(deps: BiometricDeps): BiometricService {
   const subjectOf = (accountId: string) =>
     createHmac('sha256', deps.subjectKey).update(`custodian-subject:${accountId}`).digest('base64url');
 
-  async function decoyTemplate(he: HePort, dimension: number): Promise<Uint8Array> {
-    if (!decoy || decoy.paramsVersion !== he.paramsVersion) {
+  function decoyTemplate(he: HePort, dimension: number): Uint8Array {
+    let ciphertext = decoys.get(he);
+    if (!ciphertext) {
       const values = new Float32Array(dimension);
       const noise = randomBytes(dimension);
       for (let i = 0; i < dimension; i += 1) values[i] = (noise[i]! - 127.5) / 1024;
-      decoy = { ciphertext: he.encryptTemplate(values), paramsVersion: he.paramsVersion };
+      ciphertext = he.encryptTemplate(values);
+      decoys.set(he, ciphertext);
     }
-    return decoy.ciphertext;
+    return ciphertext;
   }
 
   return {
@@ -120,17 +125,17 @@ export function createBiometricService(deps: BiometricDeps): BiometricService {
       const probe = await deps.face.probe(frames);
       try {
         const he = await deps.he();
-        const decoy = async (verdict: Verdict): Promise<Verdict> => {
+        const decoy = (verdict: Verdict): Verdict => {
           // Same work as a real attempt up to the custodian call; the answer is always "no".
-          he.matchAndBlind(await decoyTemplate(he, probe.length), probe, deps.threshold);
+          he.matchAndBlind(decoyTemplate(he, probe.length), probe, deps.threshold);
           return verdict;
         };
-        if (!template || accountId === undefined) return await decoy('no_template');
+        if (!template || accountId === undefined) return decoy('no_template');
         if (template.heParams !== he.paramsVersion || template.modelVersion !== deps.face.modelVersion) {
           // Made for other parameters or another face model: it cannot be compared, the account
           // must re-enroll. Fail closed like an unknown user, and tell operators.
           logger.warn({ accountId, heParams: template.heParams, modelVersion: template.modelVersion }, 'template is out of date');
-          return await decoy('outdated');
+          return decoy('outdated');
         }
         let blinded: Uint8Array;
         try {
