@@ -3,6 +3,7 @@ import { createAccountService } from './accounts/index.ts';
 import { createAudit } from './audit/index.ts';
 import { createBiometricService, type CustodianPort, type FacePort, type HePort } from './biometric/index.ts';
 import type { Config } from './config/index.ts';
+import type { CustodianPublicKey } from './custodian/index.ts';
 import {
   createAccountQueries,
   createAuditQueries,
@@ -28,14 +29,8 @@ import type { Logger } from './shared/index.ts';
  * and the operator CLI (src/cli) are both built on this, so they cannot drift apart.
  */
 
-export interface CustodianKey {
-  paramsVersion: string;
-  publicKey: Uint8Array;
-  keyId: Uint8Array;
-}
-
 export interface CustodianLink extends CustodianPort {
-  publicKey(): Promise<CustodianKey>;
+  publicKey(): Promise<CustodianPublicKey>;
   health(): Promise<unknown>;
 }
 
@@ -43,7 +38,7 @@ export interface BiometricParts {
   face: FacePort;
   custodian: CustodianLink;
   /** Builds the public-key HE engine from the custodian's published key. */
-  createHe: (key: CustodianKey) => Promise<HePort>;
+  createHe: (key: CustodianPublicKey) => Promise<HePort>;
   matchThreshold: number;
 }
 
@@ -82,11 +77,14 @@ export function createServices(deps: ServiceDeps) {
   // "not ready") while the custodian is down, and retry on the next request after a failure.
   let he: Promise<HePort> | undefined;
   const heEngine = () => {
-    he ??= deps.custodian.publicKey().then(deps.createHe);
-    he.catch(() => {
-      he = undefined;
+    if (he) return he;
+    const p = deps.custodian.publicKey().then(deps.createHe);
+    he = p;
+    // One handler per fetch; it only forgets its own promise, never a newer one (after resetHe).
+    p.catch(() => {
+      if (he === p) he = undefined;
     });
-    return he;
+    return p;
   };
 
   const biometric = createBiometricService({

@@ -5,7 +5,7 @@ import { faceError, isFaceErrorCode } from './errors.ts';
 import { FRAME_LIMITS, type ConsensusLimits, type DetectionLimits, type FrameLimits } from './limits.ts';
 import { FACE_API_VERSION } from './models.ts';
 import { pipelineDimension, pipelineKey, type PipelineConfig } from './pipeline.ts';
-import { WorkerPool, type PoolStats } from './pool.ts';
+import { WorkerPool } from './pool.ts';
 import { validateFrame } from './validate.ts';
 import type { DescribeResponse, WireVariant, WorkerInit } from './worker.ts';
 
@@ -70,11 +70,20 @@ export interface FaceAnalyser {
   readonly pipelines: readonly PipelineConfig[];
   readonly frameLimits: FrameLimits;
   analyse(frame: Uint8Array, variants?: readonly number[]): Promise<AnalyseResult>;
-  stats(): PoolStats;
   close(): Promise<void>;
 }
 
-export async function createFaceAnalyser(options: AnalyserOptions = {}): Promise<FaceAnalyser> {
+/** The analyser plus what only the face engine may use. */
+interface EngineAnalyser extends FaceAnalyser {
+  /** analyse() without the frame check: only for frames the caller has just validated. */
+  submit(frame: Uint8Array, variants?: readonly number[]): Promise<AnalyseResult>;
+}
+
+export function createFaceAnalyser(options: AnalyserOptions = {}): Promise<FaceAnalyser> {
+  return startAnalyser(options);
+}
+
+async function startAnalyser(options: AnalyserOptions): Promise<EngineAnalyser> {
   const frameLimits: FrameLimits = Object.freeze({ ...FRAME_LIMITS, ...options.frameLimits });
   const detectionLimits: DetectionLimits = Object.freeze({ ...DEFAULT_DETECTION_LIMITS, ...options.detection });
   const pipelines = options.pipelines?.length ? options.pipelines : [DEFAULT_PIPELINE];
@@ -94,22 +103,27 @@ export async function createFaceAnalyser(options: AnalyserOptions = {}): Promise
     await pool.close();
     throw error;
   }
+
+  async function submit(frame: Uint8Array, variants?: readonly number[]): Promise<AnalyseResult> {
+    // One copy into a buffer of our own, which is then moved (transferred, not cloned) to the
+    // worker: the caller's buffer is never detached, and the worker zeroes the copy once decoded.
+    const copy = new ArrayBuffer(frame.byteLength);
+    new Uint8Array(copy).set(frame);
+    const response = (await pool.run({ frame: copy, variants }, [copy])) as DescribeResponse;
+    if (!response.ok) {
+      throw isFaceErrorCode(response.code) ? faceError(response.code) : faceError('face_engine_unavailable', 'face worker error');
+    }
+    return { results: response.results, timings: response.timings };
+  }
+
   return {
     pipelines,
     frameLimits,
     async analyse(frame, variants) {
       validateFrame(frame, frameLimits);
-      // One copy into a buffer of our own, which is then moved (transferred, not cloned) to the
-      // worker: the caller's buffer is never detached, and the worker zeroes the copy once decoded.
-      const copy = new ArrayBuffer(frame.byteLength);
-      new Uint8Array(copy).set(frame);
-      const response = (await pool.run({ frame: copy, variants }, [copy])) as DescribeResponse;
-      if (!response.ok) {
-        throw isFaceErrorCode(response.code) ? faceError(response.code) : faceError('face_engine_unavailable', 'face worker error');
-      }
-      return { results: response.results, timings: response.timings };
+      return submit(frame, variants);
     },
-    stats: () => pool.stats(),
+    submit,
     close: () => pool.close(),
   };
 }
@@ -137,10 +151,11 @@ export interface FaceEngine {
 export async function createFaceEngine(options: FaceEngineOptions = {}): Promise<FaceEngine> {
   const pipeline = options.pipeline ?? DEFAULT_PIPELINE;
   const consensus: ConsensusLimits = { ...DEFAULT_CONSENSUS_LIMITS, ...options.consensus };
-  const analyser = await createFaceAnalyser({ ...options, pipelines: [pipeline] });
+  const analyser = await startAnalyser({ ...options, pipelines: [pipeline] });
 
+  /** One frame the caller has validated -> its outcome (the worker checks it again as it decodes). */
   async function describeOne(frame: Uint8Array): Promise<FrameOutcome> {
-    const { results } = await analyser.analyse(frame);
+    const { results } = await analyser.submit(frame);
     const r = results[0];
     if (!r) throw faceError('face_engine_unavailable', 'empty worker answer');
     if (r.ok) return { ok: true, descriptor: r.descriptor };
@@ -173,6 +188,7 @@ export async function createFaceEngine(options: FaceEngineOptions = {}): Promise
     modelVersion: modelVersionOf(pipeline),
     dimension: pipelineDimension(pipeline),
     async describe(frame) {
+      validateFrame(frame, analyser.frameLimits);
       const outcome = await describeOne(frame);
       if (!outcome.ok) throw faceError(outcome.code);
       return outcome.descriptor;

@@ -16,8 +16,6 @@ export const FACE_ERRORS = {
 
 export type FaceErrorCode = keyof typeof FACE_ERRORS;
 
-export const REFUSAL_CODES: readonly FaceErrorCode[] = Object.keys(FACE_ERRORS) as FaceErrorCode[];
-
 export function isFaceErrorCode(value: unknown): value is FaceErrorCode {
   return typeof value === 'string' && Object.hasOwn(FACE_ERRORS, value);
 }

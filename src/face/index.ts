@@ -11,7 +11,7 @@ import { FRAME_LIMITS } from './limits.ts';
 
 export { createFaceEngine, type FaceEngine, type FaceEngineOptions } from './engine.ts';
 export { validateFrame, type FrameInfo } from './validate.ts';
-export { FACE_ERRORS, type FaceErrorCode } from './errors.ts';
+export type { FaceErrorCode } from './errors.ts';
 export type { ConsensusLimits, DetectionLimits, FrameLimits } from './limits.ts';
 
 /**

@@ -305,7 +305,7 @@ export class FrameAnalysis {
 
 type FaceApiLandmarks = new (...args: never[]) => { relativePositions: { x: number; y: number }[] };
 
-export function tinyInputSize(min: number, longerSide: number): number {
+function tinyInputSize(min: number, longerSide: number): number {
   return Math.max(min, Math.min(608, 32 * Math.round(longerSide / 2 / 32)));
 }
 
@@ -315,7 +315,7 @@ export function faceWidth(landmarks: readonly Point[]): number {
   return Math.hypot(t.ar, t.ai);
 }
 
-export function l2(v: Float32Array): Float32Array {
+function l2(v: Float32Array): Float32Array {
   let sum = 0;
   for (const x of v) sum += x * x;
   const inv = sum > 0 ? 1 / Math.sqrt(sum) : 0;

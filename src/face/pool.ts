@@ -108,13 +108,7 @@ export class WorkerPool {
     const error = faceError('face_engine_unavailable', 'face engine closed');
     for (const task of this.queue.splice(0)) task.reject(error);
     for (const w of this.readyWaiters.splice(0)) w.reject(error);
-    await Promise.all(this.slots.map(async (slot) => {
-      slot.retired = true;
-      if (slot.timer) clearTimeout(slot.timer);
-      slot.task?.reject(error);
-      slot.task = null;
-      await slot.worker.terminate();
-    }));
+    await Promise.all(this.slots.map((slot) => this.retire(slot, error)));
   }
 
   private spawn(): Slot {
@@ -146,10 +140,7 @@ export class WorkerPool {
     }
     const task = slot.task;
     if (!task || msg.id !== task.id) return;
-    if (slot.timer) clearTimeout(slot.timer);
-    slot.timer = null;
-    slot.task = null;
-    slot.worker.unref();
+    this.release(slot);
     task.resolve(msg);
     this.dispatch();
   }
@@ -170,10 +161,7 @@ export class WorkerPool {
         slot.worker.postMessage({ ...task.message, id: task.id }, task.transfer);
       } catch (error) {
         // e.g. an already-detached buffer: the task is at fault, not the worker.
-        clearTimeout(slot.timer);
-        slot.timer = null;
-        slot.task = null;
-        slot.worker.unref();
+        this.release(slot);
         task.reject(error);
       }
     }
@@ -182,14 +170,9 @@ export class WorkerPool {
   /** Retires a slot (timeout, crash, failed start) and puts a fresh worker in its place. */
   private fail(slot: Slot, error: unknown, duringStart: boolean): void {
     if (slot.retired || this.closed) return;
-    slot.retired = true;
-    if (slot.timer) clearTimeout(slot.timer);
-    const task = slot.task;
-    slot.task = null;
-    void slot.worker.terminate();
-    const index = this.slots.indexOf(slot);
     this.logger.warn({ err: error, duringStart }, 'face worker lost');
-    task?.reject(faceError('face_engine_unavailable', error instanceof Error ? error.message : 'worker lost'));
+    void this.retire(slot, faceError('face_engine_unavailable', error instanceof Error ? error.message : 'worker lost'));
+    const index = this.slots.indexOf(slot);
     if (duringStart) this.startFailures += 1;
     if (this.startFailures >= this.options.maxStartFailures) {
       this.goDown();
@@ -199,6 +182,28 @@ export class WorkerPool {
     this.slots.splice(index, 1, this.spawn());
   }
 
+  /** A slot whose task is over (answered or never sent): idle, and no longer keeping the process alive. */
+  private release(slot: Slot): void {
+    if (slot.timer) clearTimeout(slot.timer);
+    slot.timer = null;
+    slot.task = null;
+    slot.worker.unref();
+  }
+
+  /**
+   * Takes a slot out of service for good: its messages and timer are ignored from now on, its task
+   * (if any) is rejected with `error`, and its worker is terminated (WASM cannot be interrupted).
+   */
+  private retire(slot: Slot, error: unknown): Promise<number> {
+    slot.retired = true;
+    if (slot.timer) clearTimeout(slot.timer);
+    slot.timer = null;
+    const task = slot.task;
+    slot.task = null;
+    task?.reject(error);
+    return slot.worker.terminate();
+  }
+
   private goDown(): void {
     if (this.down) return;
     this.down = true;
@@ -206,15 +211,7 @@ export class WorkerPool {
     const error = faceError('face_engine_unavailable', 'face workers failed to start');
     for (const task of this.queue.splice(0)) task.reject(error);
     for (const w of this.readyWaiters.splice(0)) w.reject(error);
-    for (const slot of this.slots) {
-      if (!slot.retired) {
-        slot.retired = true;
-        if (slot.timer) clearTimeout(slot.timer);
-        slot.task?.reject(error);
-        slot.task = null;
-        void slot.worker.terminate();
-      }
-    }
+    for (const slot of this.slots) if (!slot.retired) void this.retire(slot, error);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
       if (this.closed) return;

@@ -19,7 +19,7 @@ export type CiphertextKind = 'template' | 'blinded';
 
 const MAGIC = [0x46, 0x48, 0x45]; // "FHE"
 const KIND_BYTE: Record<CiphertextKind, number> = { template: 0x54, blinded: 0x42 };
-export const KEY_ID_BYTES = 16;
+const KEY_ID_BYTES = 16;
 
 export interface HeContext {
   readonly seal: SealModule;
@@ -31,8 +31,8 @@ export interface HeContext {
   close(): void;
 }
 
-/** Reads the parameter version of an envelope without loading it (e.g. to pick the key). */
-export function envelopeVersion(envelope: Uint8Array): string {
+/** Reads the parameter version of an envelope (checked before anything else is read). */
+function envelopeVersion(envelope: Uint8Array): string {
   if (!(envelope instanceof Uint8Array) || envelope.byteLength < 5 || MAGIC.some((byte, i) => envelope[i] !== byte)) {
     throw new AppError('he_bad_ciphertext', 'Malformed ciphertext envelope.');
   }
@@ -56,6 +56,8 @@ export async function createHeContext(version?: string): Promise<HeContext> {
   const params = getHeParams(version);
   const seal = await loadSeal();
   const context = createSealContext(seal, params);
+  // Every loaded ciphertext must sit at the top level of this context; freed in close().
+  const firstParmsId = context.firstParmsId();
   const versionBytes = Buffer.from(params.version, 'latin1');
   let closed = false;
 
@@ -86,16 +88,14 @@ export async function createHeContext(version?: string): Promise<HeContext> {
       try {
         sealCall(seal, 'he_bad_ciphertext', 'Malformed ciphertext.', () => ciphertext.loadFromArray(context, body));
         const parmsId = ciphertext.parmsId();
-        const expected = context.firstParmsId();
         try {
           // A fresh or once-multiplied BGV ciphertext: 2 components, NTT form, top level.
           const shapeOk =
             ciphertext.size() === 2 && ciphertext.isNttForm() && ciphertext.polyModulusDegree() === params.polyModulusDegree &&
-            ciphertext.coeffModulusSize() === params.coeffModulusBits.length && sameParmsId(parmsId, expected);
+            ciphertext.coeffModulusSize() === params.coeffModulusBits.length && sameParmsId(parmsId, firstParmsId);
           if (!shapeOk) throw new AppError('he_bad_ciphertext', 'Ciphertext does not have the expected shape.');
         } finally {
           parmsId.delete();
-          expected.delete();
         }
         return ciphertext;
       } catch (error) {
@@ -118,6 +118,7 @@ export async function createHeContext(version?: string): Promise<HeContext> {
     close() {
       if (closed) return;
       closed = true;
+      firstParmsId.delete();
       context.delete();
     },
   };

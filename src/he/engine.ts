@@ -31,9 +31,6 @@ import { loadPublicKey, plaintextFromCoefficients, sealCall } from './seal.ts';
  */
 export interface HeEngine {
   readonly paramsVersion: string;
-  readonly dimension: number;
-  /** The custodian key this engine encrypts for (see context.ts). */
-  readonly keyId: Uint8Array;
   /** Quantises and encrypts an enrollment descriptor under the custodian's public key. */
   encryptTemplate(descriptor: Float32Array): Uint8Array;
   /** Match and blind: the result is all the custodian needs to answer match / no match. */
@@ -65,6 +62,7 @@ function uniformModulo(out: Uint32Array, from: number, modulus: number): void {
 export async function createHeEngine(options: HeEngineOptions): Promise<HeEngine> {
   const he = await createHeContext(options.params);
   const { seal, context, params } = he;
+  // The custodian key this engine encrypts for (see context.ts); a copy, so the caller cannot change it.
   const keyId = Uint8Array.from(options.keyId);
   const { polyModulusDegree: n, plainModulus: t, dimension: d } = params;
   let publicKey;
@@ -98,8 +96,6 @@ export async function createHeEngine(options: HeEngineOptions): Promise<HeEngine
 
   return {
     paramsVersion: params.version,
-    dimension: d,
-    keyId,
 
     encryptTemplate(descriptor) {
       ensureOpen();

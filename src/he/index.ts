@@ -7,5 +7,5 @@ export { createHeEngine, type HeEngine, type HeEngineOptions } from './engine.ts
 export { DEFAULT_HE_PARAMS, HE_PARAM_SETS, getHeParams, type HeParams } from './params.ts';
 export { plainDecision, quantisationMargin, quantise, quantiseThreshold, quantisedDistanceSq } from './quantise.ts';
 // For the key custodian, which decrypts with these same parameters and envelopes.
-export { createHeContext, envelopeVersion, type CiphertextKind, type HeContext } from './context.ts';
-export { centredCoefficient, isWasmTrap, loadPublicKey, loadSeal, savePublicKey, sealCall, sealHeapBytes, type SealModule } from './seal.ts';
+export { createHeContext, type CiphertextKind, type HeContext } from './context.ts';
+export { centredCoefficient, isWasmTrap, loadSeal, plainBytes, savePublicKey, sealCall, sealHeapBytes, type SealModule } from './seal.ts';

@@ -169,15 +169,15 @@ export function centredCoefficient(seal: SealModule, plaintext: Plaintext, index
   }
 }
 
-/**
- * Size and header checks on serialised SEAL data before SEAL parses it; SEAL's own load then
- * validates the content against the context.
- */
 /** SEAL's binding accepts exactly Uint8Array (not a Buffer): a plain view on the same bytes. */
 export function plainBytes(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/**
+ * Size and header checks on serialised SEAL data before SEAL parses it; SEAL's own load then
+ * validates the content against the context.
+ */
 export function checkSealBytes(bytes: Uint8Array, maxBytes: number, code: string, what: string): void {
   const malformed = (why: string) => new AppError(code, `Malformed ${what}: ${why}.`);
   if (bytes.byteLength < HEADER_BYTES) throw malformed('too short');

@@ -3,7 +3,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { join } from 'node:path';
 import type { SecretKey } from 'node-seal';
 import { AppError, type Logger } from '../../shared/index.ts';
-import { savePublicKey, sealCall, type HeContext } from '../../he/index.ts';
+import { plainBytes, savePublicKey, sealCall, type HeContext } from '../../he/index.ts';
 
 /**
  * The HE key pair at rest. The SEAL secret key is sealed with AES-256-GCM (NIST SP 800-38D) under a
@@ -43,7 +43,7 @@ function checkPrivateFile(path: string): void {
 }
 
 /** Writes `data` to `path` (mode 0600) atomically: temporary file, fsync, rename. */
-export function writePrivateFile(path: string, data: Uint8Array): void {
+function writePrivateFile(path: string, data: Uint8Array): void {
   const temporary = `${path}.${process.pid}.tmp`;
   const fd = openSync(temporary, 'wx', 0o600);
   try {
@@ -160,7 +160,7 @@ export function loadOrCreateKeys(he: HeContext, keyDir: string, sealingKey: Buff
     const raw = openSecretKey(readFileSync(path), fileKey, params.version);
     secretKey = new seal.SecretKey();
     try {
-      sealCall(seal, 'custodian_key_store_invalid', 'The sealed secret key does not fit the parameter set.', () => secretKey.loadFromArray(context, new Uint8Array(raw.buffer, raw.byteOffset, raw.length)));
+      sealCall(seal, 'custodian_key_store_invalid', 'The sealed secret key does not fit the parameter set.', () => secretKey.loadFromArray(context, plainBytes(raw)));
     } catch (error) {
       secretKey.delete();
       throw error;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { AppError, isAppError, type Logger } from '../../shared/index.ts';
-import { envelopeVersion, isWasmTrap } from '../../he/index.ts';
+import { isAppError, type Logger } from '../../shared/index.ts';
+import { isWasmTrap } from '../../he/index.ts';
 import type { AuditLog } from './audit.ts';
 import type { Judge } from './judge.ts';
 import type { RateLimiter } from './rateLimit.ts';
@@ -53,9 +53,8 @@ export function createCustodianService(deps: CustodianServiceDeps): CustodianSer
     }
     try {
       // The ticket is spent whatever happens next: a refused ciphertext cannot be retried for free.
-      if (envelopeVersion(blinded) !== claim.paramsVersion) {
-        throw new AppError('he_params_mismatch', 'The ciphertext was made for other HE parameters.');
-      }
+      // The judge refuses a ciphertext made for other HE parameters than its own, which are the
+      // ones the ticket was issued for (he_params_mismatch).
       const verdict = deps.judge.judge(blinded) ? 'match' : 'no_match';
       audit.record({ op: 'judge', subject: claim.subject, outcome: verdict });
       return { header: { ok: true, verdict } };
