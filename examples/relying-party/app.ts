@@ -53,10 +53,15 @@ table{border-collapse:collapse}td,th{border-bottom:1px solid #ccc;padding:.3rem 
 export async function createRelyingParty(options: RelyingPartyOptions) {
   const issuerUrl = new URL(options.issuer);
   const insecure = issuerUrl.protocol === 'http:';
-  let configuration: oidc.Configuration | undefined;
-  // Discovery is lazy so the app can start before the IdP; it is retried until it succeeds.
-  const config = async () => {
-    configuration ??= await oidc.discovery(issuerUrl, options.clientId, options.clientSecret, undefined, insecure ? { execute: [oidc.allowInsecureRequests] } : undefined);
+  let configuration: Promise<oidc.Configuration> | undefined;
+  // Discovery is lazy so the app can start before the IdP; it is retried until it succeeds. The
+  // promise is cached so that concurrent first requests share one discovery, and dropped when it
+  // fails so the next request tries again.
+  const config = () => {
+    configuration ??= oidc.discovery(issuerUrl, options.clientId, options.clientSecret, undefined, insecure ? { execute: [oidc.allowInsecureRequests] } : undefined).catch((error: unknown) => {
+      configuration = undefined;
+      throw error;
+    });
     return configuration;
   };
   // Sessions live in memory for an hour, at most MAX_SESSIONS of them (oldest dropped first), and

@@ -11,7 +11,7 @@ import { AppError } from '../shared/index.ts';
  * session behind.
  */
 
-export const USERNAME_RULE = /^[a-z0-9][a-z0-9._-]{2,31}$/;
+const USERNAME_RULE = /^[a-z0-9][a-z0-9._-]{2,31}$/;
 
 /** Usernames compare case-insensitively and after Unicode compatibility folding. */
 export function normaliseUsername(raw: string): string {
@@ -44,20 +44,26 @@ export interface AccountServiceDeps {
   audit: Audit;
 }
 
+const templateRow = (accountId: string, template: EnrolledTemplate) => ({
+  account_id: accountId,
+  ciphertext: Buffer.from(template.ciphertext),
+  he_params: template.heParams,
+  model_version: template.modelVersion,
+});
+
 export function createAccountService(deps: AccountServiceDeps) {
   return {
     async create(input: SignupInput, template: EnrolledTemplate, context: { ip?: string; clientId?: string } = {}): Promise<AccountRow> {
       const id = randomUUID();
+      let account: AccountRow;
       try {
-        await deps.db.transaction(async (trx) => {
-          await deps.accounts.insert(
+        account = await deps.db.transaction(async (trx) => {
+          const row = await deps.accounts.insert(
             { id, username: input.username, email: input.email, email_verified: false, name: input.name, biometric_consent_at: new Date() },
             trx,
           );
-          await deps.templates.upsert(
-            { account_id: id, ciphertext: Buffer.from(template.ciphertext), he_params: template.heParams, model_version: template.modelVersion },
-            trx,
-          );
+          await deps.templates.upsert(templateRow(id, template), trx);
+          return row;
         });
       } catch (cause) {
         if ((cause as { code?: string }).code === '23505') {
@@ -66,7 +72,7 @@ export function createAccountService(deps: AccountServiceDeps) {
         throw cause;
       }
       await deps.audit.record({ type: 'signup', outcome: 'success', accountId: id, clientId: context.clientId ?? null, ip: context.ip ?? null });
-      return (await deps.accounts.findById(id))!;
+      return account;
     },
 
     findByUsername: (username: string) => deps.accounts.findByUsername(normaliseUsername(username)),
@@ -74,19 +80,16 @@ export function createAccountService(deps: AccountServiceDeps) {
     template: (id: string) => deps.templates.findByAccount(id),
 
     async replaceTemplate(accountId: string, template: EnrolledTemplate): Promise<void> {
-      await deps.templates.upsert({
-        account_id: accountId,
-        ciphertext: Buffer.from(template.ciphertext),
-        he_params: template.heParams,
-        model_version: template.modelVersion,
-      });
+      await deps.templates.upsert(templateRow(accountId, template));
     },
 
-    /** Erases the account, its template, grants, tokens and sessions; the audit keeps a pseudonym. */
+    /**
+     * Erases the account, its template, grants, tokens and sessions; the audit keeps a pseudonym.
+     * The template (and TOTP secret, recovery codes) go with the account row: ON DELETE CASCADE.
+     */
     async delete(accountId: string, context: { ip?: string; actor?: string } = {}): Promise<boolean> {
       const deleted = await deps.db.transaction(async (trx) => {
         await deps.payloads.deleteForAccount(accountId, trx);
-        await deps.templates.deleteByAccount(accountId, trx);
         await deps.audit.forget(accountId, trx);
         return deps.accounts.delete(accountId, trx);
       });

@@ -45,6 +45,13 @@ const required = (values: Values, name: 'username' | 'email' | 'name' | 'client-
   return value;
 };
 
+/** The --face image paths, at least one. */
+const faceFiles = (values: Values): string[] => {
+  const files = values.face ?? [];
+  if (files.length === 0) throw new AppError('cli_usage', `At least one --face IMG is required.\n\n${USAGE}`);
+  return files;
+};
+
 async function run(command: string, values: Values, config: Config, database: Database): Promise<void> {
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', name: 'faceid-cli' });
   const print = (line: string) => process.stdout.write(`${line}\n`);
@@ -77,8 +84,7 @@ async function run(command: string, values: Values, config: Config, database: Da
         return;
       }
       case 'user:add': {
-        const faces = values.face ?? [];
-        if (faces.length === 0) throw new AppError('cli_usage', `At least one --face IMG is required.\n\n${USAGE}`);
+        const faces = faceFiles(values);
         const decision = await services.flow.signUp({
           fields: { username: required(values, 'username'), email: required(values, 'email'), name: values.name ?? '', consent: 'yes' },
           frames: faces.map((file) => readFileSync(file)),
@@ -91,8 +97,7 @@ async function run(command: string, values: Values, config: Config, database: Da
         // by an operator who has verified them out of band, never silently: it is audited.
         const account = await services.accounts.findByUsername(required(values, 'username'));
         if (!account) throw new AppError('cli_not_found', 'No such user.');
-        const faces = values.face ?? [];
-        if (faces.length === 0) throw new AppError('cli_usage', `At least one --face IMG is required.\n\n${USAGE}`);
+        const faces = faceFiles(values);
         const template = await services.biometric.enroll(faces.map((file) => readFileSync(file)));
         await services.accounts.replaceTemplate(account.id, template);
         await services.audit.record({ type: 'face_reset', outcome: 'success', accountId: account.id, detail: { actor: 'operator', images: faces.length } });

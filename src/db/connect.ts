@@ -7,21 +7,39 @@ import { isAppError } from '../shared/index.ts';
 
 const { knex } = knexPackage;
 
+interface QueryResult {
+  method?: string;
+  response?: { rows?: Array<Record<string, unknown>> };
+}
+
 /**
- * knex-pglite 0.14 labels a `del()` query "DEL", so knex's Postgres response handling (which
- * looks for "DELETE") returns the raw result instead of the affected-row count that pg returns.
- * Renaming the method keeps `await query.delete()` a number on both engines.
+ * Makes PGlite answer like pg, so query code is the same for both engines:
+ * - knex-pglite 0.14 labels a `del()` query "DEL", so knex's Postgres response handling (which
+ *   looks for "DELETE") returns the raw result instead of the affected-row count that pg returns.
+ *   Renaming the method keeps `await query.delete()` a number on both engines.
+ * - bytea comes back as Uint8Array from PGlite and as Buffer from pg: columns become Buffers.
  */
-class PgliteClient extends (ClientPgLite as unknown as new (config: Knex.Config) => { processResponse(obj: { method?: string }, runner: unknown): unknown }) {
-  override processResponse(obj: { method?: string }, runner: unknown): unknown {
-    return super.processResponse(obj.method === 'del' ? { ...obj, method: 'delete' } : obj, runner);
+class PgliteClient extends (ClientPgLite as unknown as new (config: Knex.Config) => { processResponse(obj: QueryResult, runner: unknown): unknown }) {
+  override processResponse(obj: QueryResult, runner: unknown): unknown {
+    const method = obj.method === 'del' ? 'delete' : obj.method;
+    const response = obj.response?.rows ? { ...obj.response, rows: obj.response.rows.map(withBuffers) } : obj.response;
+    return super.processResponse({ ...obj, method, response }, runner);
   }
+}
+
+/** The row with each Uint8Array column as a Buffer over the same bytes (no copy). */
+function withBuffers(row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [column, value] of Object.entries(row)) {
+    out[column] = value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : value;
+  }
+  return out;
 }
 
 export type Db = Knex;
 
 const QUIET = { warn() {}, error() {}, deprecate() {}, debug() {} };
-export const QUERY_TIMEOUT_MS = 5_000;
+const QUERY_TIMEOUT_MS = 5_000;
 
 export interface DatabaseOptions {
   /** PostgreSQL connection string; when absent, the embedded PGlite database is used. */
@@ -74,11 +92,6 @@ export function connectDatabase(options: DatabaseOptions): Database {
   }
   const instance = knex({ client: PgliteClient as unknown as typeof ClientPgLite, dialect: 'postgres', connection });
   return { knex: instance, kind: 'pglite', close: () => instance.destroy() };
-}
-
-/** bytea comes back as Buffer from pg and as Uint8Array from PGlite. */
-export function toBuffer(value: Uint8Array | Buffer): Buffer {
-  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
 // 57014: statement canceled by statement_timeout.

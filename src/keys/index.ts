@@ -13,7 +13,7 @@ import type { Sealer } from '../sealing/index.ts';
  * `rotate` promotes next -> active, active -> retired, and creates a new next key.
  */
 export const SIGNING_ALGS = ['RS256', 'ES256'] as const;
-export type SigningAlg = (typeof SIGNING_ALGS)[number];
+type SigningAlg = (typeof SIGNING_ALGS)[number];
 
 export interface SigningKeyDeps {
   db: Db;
@@ -36,27 +36,30 @@ async function makeKey(alg: SigningAlg, sealer: Sealer) {
 
 const ORDER: Record<string, number> = { active: 0, next: 1, retired: 2 };
 
+const has = (rows: SigningKeyRow[], alg: SigningAlg, state: SigningKeyRow['state']) => rows.some((row) => row.alg === alg && row.state === state);
+
 export function createSigningKeys(deps: SigningKeyDeps) {
   const retainMs = deps.retainRetiredMs ?? 30 * 24 * 3600 * 1000;
 
-  async function ensure(): Promise<void> {
+  /**
+   * Makes sure every algorithm has an active and a next key; returns the keys it ended with, so
+   * callers need not list them again (listed once more only when some were missing).
+   */
+  async function ensure(): Promise<SigningKeyRow[]> {
     const existing = await deps.queries.list();
-    const complete = SIGNING_ALGS.every((alg) => ['active', 'next'].every((state) => existing.some((r) => r.alg === alg && r.state === state)));
-    if (complete) return;
+    if (SIGNING_ALGS.every((alg) => has(existing, alg, 'active') && has(existing, alg, 'next'))) return existing;
     const fresh = await Promise.all(SIGNING_ALGS.flatMap((alg) => [makeKey(alg, deps.sealer), makeKey(alg, deps.sealer)]));
     await deps.db.transaction(async (trx) => {
       await deps.queries.lock(trx);
+      // Another process may have added them while the keys were generated.
       const rows = await deps.queries.list(trx);
       for (const alg of SIGNING_ALGS) {
         const [forActive, forNext] = fresh.splice(0, 2);
-        if (!rows.some((row) => row.alg === alg && row.state === 'active')) {
-          await deps.queries.insert({ ...forActive!, state: 'active' }, trx);
-        }
-        if (!rows.some((row) => row.alg === alg && row.state === 'next')) {
-          await deps.queries.insert({ ...forNext!, state: 'next' }, trx);
-        }
+        if (!has(rows, alg, 'active')) await deps.queries.insert({ ...forActive!, state: 'active' }, trx);
+        if (!has(rows, alg, 'next')) await deps.queries.insert({ ...forNext!, state: 'next' }, trx);
       }
     });
+    return deps.queries.list();
   }
 
   return {
@@ -67,8 +70,7 @@ export function createSigningKeys(deps: SigningKeyDeps) {
      * first key that fits the algorithm; next and retired keys follow so they are published.
      */
     async privateJwks(): Promise<{ keys: JWK[] }> {
-      await ensure();
-      const rows = (await deps.queries.list()).sort((a, b) => ORDER[a.state]! - ORDER[b.state]!);
+      const rows = (await ensure()).sort((a, b) => ORDER[a.state]! - ORDER[b.state]!);
       return { keys: rows.map((row) => JSON.parse(deps.sealer.open(row.private_sealed, sealContext(row.kid)).toString('utf8')) as JWK) };
     },
 

@@ -16,6 +16,8 @@ export interface Metrics {
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'faceid_' });
+  const histogram = <L extends string>(name: string, help: string, labelNames: L[], buckets: number[]) =>
+    new Histogram<L>({ name, help, labelNames, buckets, registers: [registry] });
   return {
     registry,
     securityEvents: new Counter({
@@ -24,26 +26,23 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       labelNames: ['type', 'outcome'],
       registers: [registry],
     }),
-    faceStep: new Histogram({
-      name: 'faceid_face_step_seconds',
-      help: 'Face step duration: frames to verdict (verify) or to encrypted template (enroll)',
-      labelNames: ['step'],
-      buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10],
-      registers: [registry],
-    }),
-    custodianCall: new Histogram({
-      name: 'faceid_custodian_call_seconds',
-      help: 'Key custodian calls (ticket + judge) by result: ok, or the error code',
-      labelNames: ['op', 'result'],
-      buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 3],
-      registers: [registry],
-    }),
-    httpRequests: new Histogram({
-      name: 'faceid_http_request_seconds',
-      help: 'HTTP requests by route group and status',
-      labelNames: ['route', 'status'],
-      buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
-      registers: [registry],
-    }),
+    faceStep: histogram(
+      'faceid_face_step_seconds',
+      'Face step duration: frames to verdict (verify) or to encrypted template (enroll)',
+      ['step'],
+      [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10],
+    ),
+    custodianCall: histogram(
+      'faceid_custodian_call_seconds',
+      'Key custodian calls (ticket + judge) by result: ok, or the error code',
+      ['op', 'result'],
+      [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 3],
+    ),
+    httpRequests: histogram(
+      'faceid_http_request_seconds',
+      'HTTP requests by route group and status',
+      ['route', 'status'],
+      [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+    ),
   };
 }

@@ -35,7 +35,7 @@ export interface TotpEnrollment {
 
 const sealContext = (accountId: string) => `totp-secret:${accountId}`;
 
-export function normaliseRecoveryCode(code: string): string {
+function normaliseRecoveryCode(code: string): string {
   return code.toLowerCase().replace(/[^a-z0-9]/g, '');
 }
 
@@ -47,8 +47,9 @@ function newRecoveryCode(): string {
 
 export function createTotp(deps: TotpDeps) {
   const clock = deps.clock ?? systemClock;
-  const hash = (accountId: string, code: string) =>
-    createHmac('sha256', deps.pepper).update(`recovery:${accountId}:${normaliseRecoveryCode(code)}`).digest('base64url');
+  /** Keyed hash of a recovery code, given normalised (what is stored and what is looked up). */
+  const hash = (accountId: string, normalised: string) =>
+    createHmac('sha256', deps.pepper).update(`recovery:${accountId}:${normalised}`).digest('base64url');
 
   /** Returns the RFC 6238 time step the code belongs to (within +-1 step), or undefined. */
   async function matchStep(secret: string, code: string): Promise<number | undefined> {
@@ -66,14 +67,20 @@ export function createTotp(deps: TotpDeps) {
 
   async function issueRecoveryCodes(accountId: string, trx: Db = deps.db): Promise<string[]> {
     const codes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
-    await deps.queries.replaceRecoveryCodes(accountId, codes.map((code) => hash(accountId, code)), trx);
+    await deps.queries.replaceRecoveryCodes(accountId, codes.map((code) => hash(accountId, normaliseRecoveryCode(code))), trx);
     return codes;
   }
 
+  async function isEnabled(accountId: string): Promise<boolean> {
+    return Boolean((await deps.queries.find(accountId))?.confirmed_at);
+  }
+
   return {
+    /** Whether a confirmed authenticator is set up: one query, for the sign-in path. */
+    isEnabled,
+
     async status(accountId: string): Promise<{ enabled: boolean; recoveryCodesLeft: number }> {
-      const row = await deps.queries.find(accountId);
-      const enabled = Boolean(row?.confirmed_at);
+      const enabled = await isEnabled(accountId);
       return { enabled, recoveryCodesLeft: enabled ? await deps.queries.remainingRecoveryCodes(accountId) : 0 };
     },
 
@@ -124,8 +131,8 @@ export function createTotp(deps: TotpDeps) {
       return deps.db.transaction((trx) => issueRecoveryCodes(accountId, trx));
     },
 
-    async remove(accountId: string, trx: Db = deps.db): Promise<void> {
-      await deps.queries.delete(accountId, trx);
+    async remove(accountId: string): Promise<void> {
+      await deps.queries.delete(accountId);
     },
   };
 }

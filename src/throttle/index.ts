@@ -106,6 +106,12 @@ export function createThrottle(deps: { db: Db }) {
     return { lockedMs, lockedNow };
   }
 
+  /** Gives back one reserved slot on each key (the attempt did not count as a failure). */
+  async function giveBack(keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await db('auth_throttle').whereIn('key', keys).update({ failures: db.raw('greatest(failures - 1, 0)') });
+  }
+
   return {
     /**
      * Reserves one attempt on every key (all or nothing). Refused: AppError `too_many_attempts`
@@ -116,7 +122,7 @@ export function createThrottle(deps: { db: Db }) {
       for (const entry of keys) {
         const generation = await reserveOne(entry.key, entry.policy);
         if (generation === undefined) {
-          await Promise.all(held.map((h) => db('auth_throttle').where({ key: h.key }).update({ failures: db.raw('greatest(failures - 1, 0)') })));
+          await giveBack(held.map((h) => h.key));
           const waitMs = await retryAfterMs(entry.key);
           throw new AppError('too_many_attempts', `Too many failed attempts. Please wait ${Math.ceil(waitMs / 1000)} seconds and try again.`, { status: 429 });
         }
@@ -138,11 +144,11 @@ export function createThrottle(deps: { db: Db }) {
           const reset = held.filter((h) => h.resetOnSuccess !== false).map((h) => h.key);
           const keep = held.filter((h) => h.resetOnSuccess === false).map((h) => h.key);
           if (reset.length) await db('auth_throttle').whereIn('key', reset).update({ failures: 0, lockouts: 0, locked_until: null, updated_at: db.fn.now() });
-          if (keep.length) await db('auth_throttle').whereIn('key', keep).update({ failures: db.raw('greatest(failures - 1, 0)') });
+          await giveBack(keep);
         },
         async release() {
           once();
-          await db('auth_throttle').whereIn('key', held.map((h) => h.key)).update({ failures: db.raw('greatest(failures - 1, 0)') });
+          await giveBack(held.map((h) => h.key));
         },
       };
     },

@@ -15,8 +15,10 @@ export type NewAccount = Pick<AccountRow, 'id' | 'username' | 'email' | 'email_v
 
 export function createAccountQueries(db: Db) {
   return {
-    async insert(account: NewAccount, trx: Db = db): Promise<void> {
-      await trx('accounts').insert(account);
+    /** Returns the stored row (with its defaults), so the caller need not read it back. */
+    async insert(account: NewAccount, trx: Db = db): Promise<AccountRow> {
+      const [row] = await trx<AccountRow>('accounts').insert(account).returning('*');
+      return row!;
     },
     async findById(id: string): Promise<AccountRow | undefined> {
       return db<AccountRow>('accounts').where({ id }).first();

@@ -30,8 +30,8 @@ export interface AuditFilter {
 
 export function createAuditQueries(db: Db) {
   return {
-    async insert(event: NewAuditEvent, trx: Db = db): Promise<void> {
-      await trx('audit_events').insert({
+    async insert(event: NewAuditEvent): Promise<void> {
+      await db('audit_events').insert({
         type: event.type,
         outcome: event.outcome,
         account_id: event.accountId ?? null,

@@ -1,5 +1,4 @@
 import type { Db } from '../connect.ts';
-import { toBuffer } from '../connect.ts';
 
 export interface ClientRow {
   client_id: string;
@@ -10,8 +9,6 @@ export interface ClientRow {
 }
 
 export function createClientQueries(db: Db) {
-  const normalise = (row: ClientRow | undefined): ClientRow | undefined =>
-    row && { ...row, secret_sealed: row.secret_sealed ? toBuffer(row.secret_sealed) : null };
   return {
     async upsert(row: Omit<ClientRow, 'created_at'>): Promise<void> {
       await db('oidc_clients')
@@ -20,11 +17,10 @@ export function createClientQueries(db: Db) {
         .merge(['metadata', 'secret_sealed', 'first_party']);
     },
     async find(clientId: string): Promise<ClientRow | undefined> {
-      return normalise(await db<ClientRow>('oidc_clients').where({ client_id: clientId }).first());
+      return db<ClientRow>('oidc_clients').where({ client_id: clientId }).first();
     },
     async list(): Promise<ClientRow[]> {
-      const rows = await db<ClientRow>('oidc_clients').orderBy('created_at', 'asc');
-      return rows.map((row) => normalise(row)!);
+      return db<ClientRow>('oidc_clients').orderBy('created_at', 'asc');
     },
     async delete(clientId: string): Promise<boolean> {
       return (await db('oidc_clients').where({ client_id: clientId }).delete()) > 0;

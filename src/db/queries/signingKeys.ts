@@ -1,5 +1,4 @@
 import type { Db } from '../connect.ts';
-import { toBuffer } from '../connect.ts';
 
 export type KeyState = 'next' | 'active' | 'retired';
 
@@ -21,8 +20,7 @@ export function createSigningKeyQueries(db: Db) {
       await trx.raw('select pg_advisory_xact_lock(hashtext(?))', ['faceid-fhe:signing-keys']);
     },
     async list(trx: Db = db): Promise<SigningKeyRow[]> {
-      const rows = await trx<SigningKeyRow>('signing_keys').orderBy('created_at', 'desc');
-      return rows.map((row) => ({ ...row, private_sealed: toBuffer(row.private_sealed) }));
+      return trx<SigningKeyRow>('signing_keys').orderBy('created_at', 'desc');
     },
     async insert(row: Pick<SigningKeyRow, 'kid' | 'alg' | 'public_jwk' | 'private_sealed' | 'state'>, trx: Db = db): Promise<void> {
       await trx('signing_keys').insert({

@@ -1,5 +1,4 @@
 import type { Db } from '../connect.ts';
-import { toBuffer } from '../connect.ts';
 
 export interface TemplateRow {
   account_id: string;
@@ -21,11 +20,7 @@ export function createTemplateQueries(db: Db) {
         .merge();
     },
     async findByAccount(accountId: string): Promise<TemplateRow | undefined> {
-      const row = await db<TemplateRow>('face_templates').where({ account_id: accountId }).first();
-      return row ? { ...row, ciphertext: toBuffer(row.ciphertext) } : undefined;
-    },
-    async deleteByAccount(accountId: string, trx: Db = db): Promise<void> {
-      await trx('face_templates').where({ account_id: accountId }).delete();
+      return db<TemplateRow>('face_templates').where({ account_id: accountId }).first();
     },
   };
 }

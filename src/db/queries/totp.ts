@@ -1,5 +1,4 @@
 import type { Db } from '../connect.ts';
-import { toBuffer } from '../connect.ts';
 
 export interface TotpRow {
   account_id: string;
@@ -11,8 +10,7 @@ export interface TotpRow {
 export function createTotpQueries(db: Db) {
   return {
     async find(accountId: string): Promise<TotpRow | undefined> {
-      const row = await db<TotpRow>('totp_credentials').where({ account_id: accountId }).first();
-      return row && { ...row, secret_sealed: toBuffer(row.secret_sealed) };
+      return db<TotpRow>('totp_credentials').where({ account_id: accountId }).first();
     },
     /** A new, unconfirmed secret replaces any earlier unconfirmed one; a confirmed one is kept. */
     async putPending(accountId: string, sealed: Buffer): Promise<boolean> {
