@@ -2,7 +2,8 @@ import { Router } from '@koa/router';
 import type { Provider } from 'oidc-provider';
 import type { Config } from './config/index.ts';
 import type { Database } from './db/index.ts';
-import { createCsrf, createViews, errorHandler, securityHeaders, staticFiles, wantsJson } from './http/index.ts';
+import { FACE_LIMITS } from './face/index.ts';
+import { createCsrf, createViews, errorHandler, renderErrorPage, securityHeaders, staticFiles, wantsJson } from './http/index.ts';
 import { timingSafeEqual } from 'node:crypto';
 import { ACCOUNT_CLIENT_ID, createAccountRouter } from './account/index.ts';
 import { createAdminRouter } from './admin/index.ts';
@@ -27,7 +28,6 @@ export interface AppDeps extends BiometricParts {
   database: Database;
   /** Frames per capture on the camera pages. */
   captureFrames?: { signIn: number; enroll: number };
-  frameLimits?: { maxFiles: number; maxFileBytes: number };
   rates?: ServiceDeps['rates'];
   policies?: ServiceDeps['policies'];
   metrics?: Metrics;
@@ -97,16 +97,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
 
   const csrf = createCsrf({ key: deriveKey(Buffer.from(config.cookieKeys[0]!, 'utf8'), 'csrf').toString('base64url'), secureCookies });
-  const frameLimits = deps.frameLimits ?? { maxFiles: 8, maxFileBytes: 4 * 1024 * 1024 };
-  const interactions = createInteractionRouter({
-    provider,
-    flow: services.flow,
-    views,
-    csrf,
-    frameLimits,
-    captureFrames: deps.captureFrames ?? { signIn: 3, enroll: 5 },
-  });
-  const account = createAccountRouter({ provider, services, views, csrf, issuer: config.issuer, secureCookies, frameLimits });
+  // Uploads stop at the face engine's own per-frame cap: a larger frame would be refused anyway.
+  const frameLimits = { maxFiles: 8, maxFileBytes: FACE_LIMITS.frame.maxBytes };
+  const captureFrames = deps.captureFrames ?? { signIn: 3, enroll: 5 };
+  const interactions = createInteractionRouter({ provider, flow: services.flow, views, csrf, frameLimits, captureFrames });
+  const account = createAccountRouter({ provider, services, views, csrf, issuer: config.issuer, secureCookies, frameLimits, captureFrames });
 
   const admin = createAdminRouter({ services, views, credentials: config.admin });
 
@@ -152,19 +147,26 @@ export async function createApp(deps: AppDeps): Promise<App> {
     try {
       await next();
     } finally {
+      stop({ route: routeGroup(ctx.path), status: String(ctx.status) });
+    }
+  });
+  // Inside the metrics middleware, so that the metrics record the 503 rather than the 500.
+  provider.use(async (ctx, next) => {
+    try {
+      await next();
+    } finally {
       if (ctx.state.databaseUnavailable && ctx.status === 500) {
         ctx.status = 503;
         ctx.set('Retry-After', '5');
         ctx.set('Cache-Control', 'no-store');
         const description = 'The service is temporarily unavailable. Please try again in a moment.';
         if (!wantsJson(ctx) && ctx.response.is('html')) {
-          ctx.body = views.render('error.njk', { title: 'Temporarily unavailable', message: description, code: 'temporarily_unavailable', status: 503 });
+          ctx.body = renderErrorPage(views, { status: 503, code: 'temporarily_unavailable', message: description });
         } else {
           // RFC 6749 4.1.2.1 names this error for the authorization endpoint; used for all here.
           ctx.body = { error: 'temporarily_unavailable', error_description: description };
         }
       }
-      stop({ route: routeGroup(ctx.path), status: String(ctx.status) });
     }
   });
   provider.use(securityHeaders({ hsts: secureCookies }));
@@ -180,7 +182,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     if (ctx.status === 404 && ctx.body === undefined && !wantsJson(ctx)) {
       ctx.status = 404;
       ctx.type = 'html';
-      ctx.body = views.render('error.njk', { title: 'Page not found', message: 'There is nothing at this address.', code: 'not_found', status: 404 });
+      ctx.body = renderErrorPage(views, { status: 404, code: 'not_found', message: 'There is nothing at this address.' });
     }
   });
 

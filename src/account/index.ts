@@ -1,1 +1,1 @@
-export { createAccountRouter, ACCOUNT_CLIENT_ID, type AccountRouterDeps } from './router.ts';
+export { createAccountRouter, ACCOUNT_CLIENT_ID } from './router.ts';

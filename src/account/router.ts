@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
 import type { Provider } from 'oidc-provider';
-import { parseForm, parseMultipart } from '../http/body.ts';
-import type { Csrf } from '../http/csrf.ts';
-import { wantsJson } from '../http/negotiate.ts';
+import type { AuditType } from '../audit/index.ts';
+import type { AccountRow } from '../db/index.ts';
+import { frameUploadLimits, type MultipartLimits } from '../http/body.ts';
+import { parseCheckedForm, parseCheckedMultipart, type Csrf } from '../http/csrf.ts';
 import { noStore } from '../http/security.ts';
-import type { Views } from '../http/views.ts';
+import { respond, type Views } from '../http/views.ts';
 import type { Services } from '../services.ts';
 import { AppError } from '../shared/index.ts';
 
@@ -32,17 +33,21 @@ export const ACCOUNT_CLIENT_ID = 'account-console';
 const FRESH_MS = 5 * 60 * 1000;
 const STATE_COOKIE = 'fid.account';
 
-export interface AccountRouterDeps {
+interface AccountRouterDeps {
   provider: Provider;
   services: Services;
   views: Views;
   csrf: Csrf;
   issuer: string;
   secureCookies: boolean;
-  frameLimits: { maxFiles: number; maxFileBytes: number };
+  frameLimits: Pick<MultipartLimits, 'maxFiles' | 'maxFileBytes'>;
+  /** How many frames the camera page captures (the re-enrollment uses the sign-up's count). */
+  captureFrames: { enroll: number };
 }
 
 interface SignedIn {
+  /** The account row, read once per request: the account page shows it. */
+  account: AccountRow;
   accountId: string;
   username: string;
   authTime: number;
@@ -57,21 +62,18 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   const router = new Router({ prefix: '/account' });
   router.use(noStore);
 
-  const page = (ctx: Context, template: string, context: Record<string, unknown>, json?: Record<string, unknown>) => {
-    if (wantsJson(ctx) && json) {
-      ctx.body = json;
-      return;
-    }
-    ctx.type = 'html';
-    ctx.body = views.render(template, context);
-  };
+  // The re-enrollment form carries only the csrf token (one spare field).
+  const frameUpload = frameUploadLimits(deps.frameLimits, 2);
+
+  const page = (ctx: Context, template: string, context: Record<string, unknown>, json?: Record<string, unknown>) =>
+    respond(ctx, views, template, context, json);
 
   async function signedIn(ctx: Context): Promise<SignedIn | undefined> {
     const session = await provider.Session.get(ctx as never);
     if (!session.accountId) return undefined;
     const account = await services.accounts.findById(session.accountId);
     if (!account) return undefined;
-    return { accountId: account.id, username: account.username, authTime: (session.authTime() ?? 0) * 1000, acr: session.acr, amr: session.amr };
+    return { account, accountId: account.id, username: account.username, authTime: (session.authTime() ?? 0) * 1000, acr: session.acr, amr: session.amr };
   }
 
   function loginUrl(returnTo: string, fresh: boolean): string {
@@ -92,6 +94,20 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     ctx.state.retryUrl = loginUrl(returnTo, true);
     throw new AppError(user ? 'reauthentication_required' : 'login_required', user ? 'For this change, confirm it is you: sign in again with your face.' : 'Please sign in first.', { status: 401 });
   }
+
+  /**
+   * The form POSTs that change authenticators: a fresh session first (a stale or missing one is a
+   * 401 before the body is read), then the form and its CSRF token.
+   */
+  async function freshForm(ctx: Context): Promise<{ user: SignedIn; fields: Record<string, string> }> {
+    // Never undefined for a POST: requireSession throws instead of redirecting.
+    const user = (await requireSession(ctx, { fresh: true }))!;
+    const fields = await parseCheckedForm(ctx, csrf);
+    return { user, fields };
+  }
+
+  const recordSuccess = (type: AuditType, user: SignedIn, ctx: Context) =>
+    services.audit.record({ type, outcome: 'success', accountId: user.accountId, ip: ctx.ip });
 
   router.get('/login', async (ctx) => {
     const state = randomBytes(24).toString('base64url');
@@ -128,13 +144,13 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   router.get('/', async (ctx) => {
     const user = await requireSession(ctx, { fresh: false });
     if (!user) return;
-    const [account, template, totp, events] = await Promise.all([
-      services.accounts.findById(user.accountId),
+    const { account } = user;
+    const [template, totp, events] = await Promise.all([
       services.accounts.template(user.accountId),
       services.totp.status(user.accountId),
       services.queries.audit.list({ accountId: user.accountId, limit: 20 }),
     ]);
-    const profile = { username: account!.username, email: account!.email, name: account!.name, createdAt: account!.created_at };
+    const profile = { username: account.username, email: account.email, name: account.name, createdAt: account.created_at };
     const face = template ? { enrolledAt: template.created_at, heParams: template.he_params, modelVersion: template.model_version, bytes: template.ciphertext.byteLength } : undefined;
     const signIns = events.filter((event) => ['signin', 'totp_denied', 'face_refused'].includes(event.type)).slice(0, 10);
     page(ctx, 'account.njk', {
@@ -151,68 +167,58 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   router.get('/face', async (ctx) => {
     const user = await requireSession(ctx, { fresh: true, returnTo: '/account/face' });
     if (!user) return;
-    page(ctx, 'account-face.njk', { csrf: csrf.token(ctx), frames: 5, username: user.username });
+    page(ctx, 'account-face.njk', { csrf: csrf.token(ctx), frames: deps.captureFrames.enroll, username: user.username });
   });
 
   router.post('/face', async (ctx) => {
     ctx.state.retryUrl = '/account/face';
-    const user = await requireSession(ctx, { fresh: true, returnTo: '/account/face' });
-    const body = await parseMultipart(ctx, { fileField: 'frame', maxFiles: deps.frameLimits.maxFiles, maxFileBytes: deps.frameLimits.maxFileBytes, maxFields: 2, maxFieldBytes: 1024, allowedTypes: ['image/jpeg', 'image/png'] });
-    csrf.verify(ctx, body.fields.csrf);
+    const user = (await requireSession(ctx, { fresh: true, returnTo: '/account/face' }))!;
+    const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
     const template = await services.biometric.enroll(body.files.map((file) => file.data));
-    await services.accounts.replaceTemplate(user!.accountId, template);
-    await services.audit.record({ type: 'face_reenrolled', outcome: 'success', accountId: user!.accountId, ip: ctx.ip });
+    await services.accounts.replaceTemplate(user.accountId, template);
+    await recordSuccess('face_reenrolled', user, ctx);
     ctx.status = 303;
     ctx.redirect('/account?done=face');
   });
 
   // A POST (not a GET): it replaces any pending secret, which a cross-site link must not do.
   router.post('/totp/begin', async (ctx) => {
-    const user = await requireSession(ctx, { fresh: true });
-    const fields = await parseForm(ctx);
-    csrf.verify(ctx, fields.csrf);
-    const enrollment = await services.totp.begin(user!.accountId, user!.username);
-    page(ctx, 'account-totp.njk', { csrf: csrf.token(ctx), qrSvg: enrollment.qrSvg, secret: enrollment.secret, uri: enrollment.uri }, { secret: enrollment.secret, uri: enrollment.uri, csrf: csrf.token(ctx) });
+    const { user } = await freshForm(ctx);
+    const enrollment = await services.totp.begin(user.accountId, user.username);
+    const token = csrf.token(ctx);
+    page(ctx, 'account-totp.njk', { csrf: token, qrSvg: enrollment.qrSvg, secret: enrollment.secret, uri: enrollment.uri }, { secret: enrollment.secret, uri: enrollment.uri, csrf: token });
   });
 
   router.post('/totp', async (ctx) => {
     ctx.state.retryUrl = '/account';
-    const user = await requireSession(ctx, { fresh: true });
-    const fields = await parseForm(ctx);
-    csrf.verify(ctx, fields.csrf);
-    const codes = await services.totp.confirm(user!.accountId, (fields.code ?? '').slice(0, 16));
-    await services.audit.record({ type: 'totp_enabled', outcome: 'success', accountId: user!.accountId, ip: ctx.ip });
+    const { user, fields } = await freshForm(ctx);
+    const codes = await services.totp.confirm(user.accountId, (fields.code ?? '').slice(0, 16));
+    await recordSuccess('totp_enabled', user, ctx);
     page(ctx, 'account-recovery-codes.njk', { codes, enabled: true }, { recoveryCodes: codes });
   });
 
   router.post('/totp/remove', async (ctx) => {
-    const user = await requireSession(ctx, { fresh: true });
-    const fields = await parseForm(ctx);
-    csrf.verify(ctx, fields.csrf);
-    await services.totp.remove(user!.accountId);
-    await services.audit.record({ type: 'totp_disabled', outcome: 'success', accountId: user!.accountId, ip: ctx.ip });
+    const { user } = await freshForm(ctx);
+    await services.totp.remove(user.accountId);
+    await recordSuccess('totp_disabled', user, ctx);
     ctx.status = 303;
     ctx.redirect('/account?done=totp-removed');
   });
 
   router.post('/recovery-codes', async (ctx) => {
-    const user = await requireSession(ctx, { fresh: true });
-    const fields = await parseForm(ctx);
-    csrf.verify(ctx, fields.csrf);
-    const codes = await services.totp.regenerateRecoveryCodes(user!.accountId);
-    await services.audit.record({ type: 'recovery_codes_regenerated', outcome: 'success', accountId: user!.accountId, ip: ctx.ip });
+    const { user } = await freshForm(ctx);
+    const codes = await services.totp.regenerateRecoveryCodes(user.accountId);
+    await recordSuccess('recovery_codes_regenerated', user, ctx);
     page(ctx, 'account-recovery-codes.njk', { codes, enabled: false }, { recoveryCodes: codes });
   });
 
   router.post('/delete', async (ctx) => {
     ctx.state.retryUrl = '/account';
-    const user = await requireSession(ctx, { fresh: true });
-    const fields = await parseForm(ctx);
-    csrf.verify(ctx, fields.csrf);
-    if ((fields.confirm ?? '').trim().toLowerCase() !== user!.username) {
+    const { user, fields } = await freshForm(ctx);
+    if ((fields.confirm ?? '').trim().toLowerCase() !== user.username) {
       throw new AppError('confirmation_mismatch', 'Type your username exactly to confirm the deletion.', { status: 422 });
     }
-    await services.accounts.delete(user!.accountId, { ip: ctx.ip, actor: 'user' });
+    await services.accounts.delete(user.accountId, { ip: ctx.ip, actor: 'user' });
     page(ctx, 'account-deleted.njk', {}, { status: 'deleted' });
   });
 

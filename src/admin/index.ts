@@ -1,1 +1,1 @@
-export { createAdminRouter, type AdminRouterDeps } from './router.ts';
+export { createAdminRouter } from './router.ts';

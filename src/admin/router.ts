@@ -1,9 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
-import { wantsJson } from '../http/negotiate.ts';
 import { noStore } from '../http/security.ts';
-import type { Views } from '../http/views.ts';
+import { respond, type Views } from '../http/views.ts';
 import type { Services } from '../services.ts';
 import { AppError } from '../shared/index.ts';
 import type { FailurePolicy } from '../throttle/index.ts';
@@ -14,7 +13,7 @@ import type { FailurePolicy } from '../throttle/index.ts';
  * any user account. Without configured credentials the routes do not exist. Failed logins are
  * rate-limited per IP and audited like any other security event.
  */
-export interface AdminRouterDeps {
+interface AdminRouterDeps {
   services: Services;
   views: Views;
   credentials: { user: string; password: string } | undefined;
@@ -81,13 +80,8 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     const filter = { type: text('type'), outcome: text('outcome'), accountId: text('account'), before, limit: 100 };
     const events = await services.queries.audit.list(filter);
     const next = events.length === 100 ? events[events.length - 1]!.id : undefined;
-    if (wantsJson(ctx)) {
-      ctx.body = { events, next };
-      return;
-    }
     const query = (extra: Record<string, string>) => new URLSearchParams(Object.entries({ ...filter, ...extra }).filter(([k, v]) => v !== undefined && k !== 'limit') as Array<[string, string]>).toString();
-    ctx.type = 'html';
-    ctx.body = deps.views.render('admin-audit.njk', { events, filter, nextUrl: next ? `/admin/audit?${query({ before: String(next) })}` : undefined });
+    respond(ctx, deps.views, 'admin-audit.njk', { events, filter, nextUrl: next ? `/admin/audit?${query({ before: String(next) })}` : undefined }, { events, next });
   });
 
   return router;

@@ -52,7 +52,7 @@ export interface MultipartLimits {
   allowedTypes: readonly string[];
 }
 
-export interface UploadedFile {
+interface UploadedFile {
   mimeType: string;
   data: Buffer;
 }
@@ -60,6 +60,14 @@ export interface UploadedFile {
 export interface MultipartBody {
   fields: Record<string, string>;
   files: UploadedFile[];
+}
+
+/**
+ * The camera forms: JPEG or PNG `frame` parts plus `maxFields` short text fields. One definition
+ * for sign-in, sign-up and re-enrollment; only the number of text fields differs.
+ */
+export function frameUploadLimits(frames: Pick<MultipartLimits, 'maxFiles' | 'maxFileBytes'>, maxFields: number): MultipartLimits {
+  return { fileField: 'frame', maxFiles: frames.maxFiles, maxFileBytes: frames.maxFileBytes, maxFields, maxFieldBytes: 1024, allowedTypes: ['image/jpeg', 'image/png'] };
 }
 
 /** multipart/form-data with per-file, per-field and count caps (busboy stops reading at a cap). */

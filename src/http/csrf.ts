@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 import { AppError } from '../shared/index.ts';
+import { parseForm, parseMultipart, type FormLimits, type MultipartBody, type MultipartLimits } from './body.ts';
 
 /**
  * Double-submit CSRF protection (OWASP CSRF cheat sheet, "signed double-submit cookie"): a random
@@ -36,4 +37,21 @@ export function createCsrf(options: { key: string; secureCookies: boolean }): Cs
       }
     },
   };
+}
+
+/**
+ * Every form POST: the body is parsed (with its caps) and then its `csrf` field checked, before
+ * the handler looks at anything else. A body of the wrong type is a 415 before it is a 403.
+ */
+export async function parseCheckedForm(ctx: Context, csrf: Csrf, limits?: FormLimits): Promise<Record<string, string>> {
+  const fields = await parseForm(ctx, limits);
+  csrf.verify(ctx, fields.csrf);
+  return fields;
+}
+
+/** The same for the camera forms (multipart/form-data, the token in a text field). */
+export async function parseCheckedMultipart(ctx: Context, csrf: Csrf, limits: MultipartLimits): Promise<MultipartBody> {
+  const body = await parseMultipart(ctx, limits);
+  csrf.verify(ctx, body.fields.csrf);
+  return body;
 }

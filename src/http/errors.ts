@@ -25,6 +25,17 @@ const TITLES: Record<number, string> = {
   503: 'Temporarily unavailable',
 };
 
+/** The error page (views/error.njk); the title follows the status unless one is given. */
+export function renderErrorPage(views: Views, page: { status: number; code: string; message: string; retryUrl?: string; title?: string }): string {
+  return views.render('error.njk', {
+    title: page.title ?? TITLES[page.status] ?? 'Error',
+    message: page.message,
+    code: page.code,
+    status: page.status,
+    retryUrl: page.retryUrl,
+  });
+}
+
 /**
  * Turns every error into a readable page (or JSON) with a stable `code`. Only AppErrors and
  * client errors marked `expose` show their message; anything else is a masked 500 and is the
@@ -62,7 +73,7 @@ export function errorHandler(deps: { logger: Logger; views: Views }) {
         ctx.body = { error: code, message, ...(retryUrl ? { retry: retryUrl } : {}) };
       } else {
         ctx.type = 'html';
-        ctx.body = deps.views.render('error.njk', { title: TITLES[status] ?? 'Error', message, code, status, retryUrl });
+        ctx.body = renderErrorPage(deps.views, { status, code, message, retryUrl });
       }
     }
   };

@@ -6,7 +6,8 @@ import { VIEWS_DIR } from './views.ts';
 const TYPES: Record<string, string> = { '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.svg': 'image/svg+xml' };
 
 /** Serves the few files in views/static from memory: a fixed list, so no path ever reaches the disk. */
-export function staticFiles(dir = join(VIEWS_DIR, 'static')) {
+export function staticFiles() {
+  const dir = join(VIEWS_DIR, 'static');
   const files = new Map<string, { type: string; body: Buffer }>();
   for (const name of readdirSync(dir)) {
     const type = TYPES[extname(name)];

@@ -19,18 +19,18 @@ export interface LoginDecision {
   amr: string[];
 }
 
-export interface RequestContext {
+interface RequestContext {
   clientId?: string;
   ip?: string;
 }
 
 /** After the face step: done, or a TOTP code is needed, or the account cannot meet the request. */
-export type FaceOutcome =
+type FaceOutcome =
   | { kind: 'done'; decision: LoginDecision }
   | { kind: 'totp'; accountId: string }
   | { kind: 'unmet'; accountId: string };
 
-export interface FlowDeps {
+interface FlowDeps {
   accounts: AccountService;
   biometric: BiometricService;
   audit: Audit;
@@ -53,8 +53,8 @@ export const DEFAULT_RATES = {
   totpPerMinute: 30,
 };
 
-export const DENIED_MESSAGE = 'Your face did not match this account. Check the lighting, look at the camera and try again.';
-export const TOTP_DENIED_MESSAGE = 'That code is not valid or was already used. Enter the current code from your authenticator app, or a recovery code.';
+const DENIED_MESSAGE = 'Your face did not match this account. Check the lighting, look at the camera and try again.';
+const TOTP_DENIED_MESSAGE = 'That code is not valid or was already used. Enter the current code from your authenticator app, or a recovery code.';
 
 export function createInteractionFlow(deps: FlowDeps) {
   const rates = { ...DEFAULT_RATES, ...deps.rates };
@@ -85,6 +85,7 @@ export function createInteractionFlow(deps: FlowDeps) {
      */
     async faceSignIn(input: { username: string; frames: Uint8Array[]; requiredAccountId?: string; requireOtp?: boolean } & RequestContext): Promise<FaceOutcome> {
       if (input.ip) await deps.throttle.hit(`face-rate:${input.ip}`, rates.facePerMinute, 60_000);
+      const request = { clientId: input.clientId ?? null, ip: input.ip ?? null };
       // Keyed by the username as typed (normalised), whether or not it exists: a lockout then
       // looks the same for every username and reveals nothing.
       const reservation = await deps.throttle.reserve([
@@ -106,30 +107,23 @@ export function createInteractionFlow(deps: FlowDeps) {
         // Not evaluated (no usable face, custodian or database down...): the attempt does not count.
         await reservation.release().catch(() => undefined);
         if (isAppError(error) && error.status < 500) {
-          await deps.audit.record({ type: 'face_refused', outcome: error.code, accountId: account?.id ?? null, clientId: input.clientId ?? null, ip: input.ip ?? null });
+          await deps.audit.record({ type: 'face_refused', outcome: error.code, accountId: account?.id ?? null, ...request });
         }
         throw error;
       }
       if (verdict !== 'match' || !account) {
         const lock = await reservation.fail();
-        await deps.audit.record({
-          type: 'signin',
-          outcome: 'denied',
-          accountId: account?.id ?? null,
-          clientId: input.clientId ?? null,
-          ip: input.ip ?? null,
-          detail: { reason: verdict },
-        });
+        await deps.audit.record({ type: 'signin', outcome: 'denied', accountId: account?.id ?? null, ...request, detail: { reason: verdict } });
         await recordLockout(lock, 'face', account?.id ?? null, input);
         throw new AppError('face_not_matched', `${DENIED_MESSAGE}${waitHint(lock)}`, { status: 401 });
       }
       await reservation.succeed();
-      if ((await deps.totp.status(account.id)).enabled) return { kind: 'totp', accountId: account.id };
+      if (await deps.totp.isEnabled(account.id)) return { kind: 'totp', accountId: account.id };
       if (input.requireOtp) {
-        await deps.audit.record({ type: 'signin', outcome: 'unmet', accountId: account.id, clientId: input.clientId ?? null, ip: input.ip ?? null, detail: { reason: 'no_totp' } });
+        await deps.audit.record({ type: 'signin', outcome: 'unmet', accountId: account.id, ...request, detail: { reason: 'no_totp' } });
         return { kind: 'unmet', accountId: account.id };
       }
-      await deps.audit.record({ type: 'signin', outcome: 'success', accountId: account.id, clientId: input.clientId ?? null, ip: input.ip ?? null, detail: { amr: [...AMR_FACE] } });
+      await deps.audit.record({ type: 'signin', outcome: 'success', accountId: account.id, ...request, detail: { amr: [...AMR_FACE] } });
       return { kind: 'done', decision: { accountId: account.id, acr: ACR_FACE, amr: [...AMR_FACE] } };
     },
 

@@ -1,11 +1,10 @@
 import { Router } from '@koa/router';
-import type { Context, Next } from 'koa';
+import type { Context } from 'koa';
 import { errors, type Provider, type InteractionResults } from 'oidc-provider';
-import { parseForm, parseMultipart, type MultipartLimits } from '../http/body.ts';
-import type { Csrf } from '../http/csrf.ts';
-import { wantsJson } from '../http/negotiate.ts';
+import { frameUploadLimits, type MultipartLimits } from '../http/body.ts';
+import { parseCheckedForm, parseCheckedMultipart, type Csrf } from '../http/csrf.ts';
 import { noStore } from '../http/security.ts';
-import type { Views } from '../http/views.ts';
+import { respond, type Views } from '../http/views.ts';
 import { AppError } from '../shared/index.ts';
 import { ACR_FACE_OTP, requiredAcr, type AcrParams } from '../oidc/acr.ts';
 import type { InteractionFlow } from './flow.ts';
@@ -29,7 +28,7 @@ import { abortResult, loginResult, unmetResult } from './result.ts';
  *   GET  /signup, POST /signup        stand-alone sign-up            -> 303 /signup/done
  */
 
-export interface InteractionRouterDeps {
+interface InteractionRouterDeps {
   provider: Provider;
   flow: InteractionFlow;
   views: Views;
@@ -62,24 +61,11 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
   const router = new Router();
   const { provider, views, csrf } = deps;
 
-  const multipart = (ctx: Context) =>
-    parseMultipart(ctx, {
-      fileField: 'frame',
-      maxFiles: deps.frameLimits.maxFiles,
-      maxFileBytes: deps.frameLimits.maxFileBytes,
-      maxFields: SIGNUP_FIELDS,
-      maxFieldBytes: 1024,
-      allowedTypes: ['image/jpeg', 'image/png'],
-    });
+  const frameUpload = frameUploadLimits(deps.frameLimits, SIGNUP_FIELDS);
 
-  const render = (ctx: Context, template: string, context: Record<string, unknown>, json: Record<string, unknown>) => {
-    if (wantsJson(ctx)) {
-      ctx.body = json;
-    } else {
-      ctx.type = 'html';
-      ctx.body = views.render(template, context);
-    }
-  };
+  // Every interaction page has a JSON form (kiosks, native apps, tests drive the flow with it).
+  const render = (ctx: Context, template: string, context: Record<string, unknown>, json: Record<string, unknown>) =>
+    respond(ctx, views, template, context, json);
 
   const seeOther = (ctx: Context, location: string) => {
     ctx.status = 303;
@@ -123,9 +109,9 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     return { id: client?.clientId, name: client?.clientName ?? client?.clientId };
   }
 
-  const requestContext = (ctx: Context, interaction?: Details) => ({
+  const requestContext = (ctx: Context, interaction: Details) => ({
     ip: ctx.ip,
-    clientId: interaction ? String(interaction.params.client_id) : undefined,
+    clientId: String(interaction.params.client_id),
   });
 
   const readUsername = (raw: string | undefined): string => {
@@ -174,8 +160,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
 
   router.post('/interaction/:uid/login', async (ctx) => {
     ctx.state.retryUrl = `/interaction/${ctx.params.uid}`;
-    const fields = await parseForm(ctx);
-    csrf.verify(ctx, fields.csrf);
+    const fields = await parseCheckedForm(ctx, csrf);
     const interaction = await details(ctx, 'login');
     // Whether the username exists is not checked here: the face step answers the same for both.
     await saveState(interaction, { username: readUsername(fields.username) });
@@ -202,8 +187,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
 
   router.post('/interaction/:uid/face', async (ctx) => {
     ctx.state.retryUrl = `/interaction/${ctx.params.uid}/face`;
-    const body = await multipart(ctx);
-    csrf.verify(ctx, body.fields.csrf);
+    const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
     const interaction = await details(ctx, 'login');
     const username = stateOf(interaction).username ?? body.fields.username;
     if (!username) throw new AppError('username_invalid', 'Please enter your username first.', { status: 422 });
@@ -254,8 +238,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
 
   router.post('/interaction/:uid/totp', async (ctx) => {
     ctx.state.retryUrl = `/interaction/${ctx.params.uid}/totp`;
-    const fields = await parseForm(ctx);
-    csrf.verify(ctx, fields.csrf);
+    const fields = await parseCheckedForm(ctx, csrf);
     const interaction = await details(ctx, 'login');
     const state = stateOf(interaction);
     if (!state.totpFor || !state.faceAt || Date.now() - state.faceAt > SECOND_FACTOR_WINDOW_MS) {
@@ -268,8 +251,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
   });
 
   router.post('/interaction/:uid/unmet', async (ctx) => {
-    const fields = await parseForm(ctx);
-    csrf.verify(ctx, fields.csrf);
+    await parseCheckedForm(ctx, csrf);
     const interaction = await details(ctx, 'login');
     if (!stateOf(interaction).unmetFor) throw new AppError('interaction_wrong_step', 'This step is not part of the current sign-in.', { status: 400 });
     await finish(ctx, unmetResult());
@@ -289,16 +271,14 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
 
   router.post('/interaction/:uid/signup', async (ctx) => {
     ctx.state.retryUrl = `/interaction/${ctx.params.uid}/signup`;
-    const body = await multipart(ctx);
-    csrf.verify(ctx, body.fields.csrf);
+    const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
     const interaction = await details(ctx, 'login');
     const decision = await deps.flow.signUp({ fields: body.fields, frames: body.files.map((file) => file.data), ...requestContext(ctx, interaction) });
     await finish(ctx, loginResult(decision));
   });
 
   router.post('/interaction/:uid/confirm', async (ctx) => {
-    const fields = await parseForm(ctx);
-    csrf.verify(ctx, fields.csrf);
+    await parseCheckedForm(ctx, csrf);
     const interaction = await details(ctx, 'consent');
     const accountId = interaction.session?.accountId;
     if (!accountId) throw new AppError('interaction_expired', 'Your session has ended. Please sign in again.', { status: 400 });
@@ -314,8 +294,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
   });
 
   router.post('/interaction/:uid/abort', async (ctx) => {
-    const fields = await parseForm(ctx);
-    csrf.verify(ctx, fields.csrf);
+    await parseCheckedForm(ctx, csrf);
     await details(ctx);
     await finish(ctx, abortResult('The user cancelled the sign-in.'));
   });
@@ -327,13 +306,12 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
 
   router.post('/signup', async (ctx) => {
     ctx.state.retryUrl = '/signup';
-    const body = await multipart(ctx);
-    csrf.verify(ctx, body.fields.csrf);
+    const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
     await deps.flow.signUp({ fields: body.fields, frames: body.files.map((file) => file.data), ip: ctx.ip });
     seeOther(ctx, '/signup/done');
   });
 
-  router.get('/signup/done', async (ctx: Context, _next: Next) => {
+  router.get('/signup/done', async (ctx) => {
     render(ctx, 'signup-done.njk', {}, { status: 'enrolled' });
   });
 

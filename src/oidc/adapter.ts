@@ -7,7 +7,7 @@ import type { Sealer } from '../sealing/index.ts';
  * that the provider can detect a replayed authorization code and revoke its grant
  * (RFC 6749, section 4.1.2: a code used twice must be refused and should revoke its tokens).
  */
-export interface AdapterDeps {
+interface AdapterDeps {
   payloads: OidcPayloadQueries;
   clients: ClientQueries;
   sealer: Sealer;

@@ -9,7 +9,7 @@ import { clientSecretContext } from './adapter.ts';
  * and stored sealed: oidc-provider needs the plaintext secret to verify client_secret_basic and
  * client_secret_jwt, so a one-way hash is not an option; sealing keeps it out of a stolen database.
  */
-export interface NewClient {
+interface NewClient {
   clientId?: string;
   name: string;
   redirectUris: string[];
@@ -66,5 +66,3 @@ export function createClientRegistry(deps: { clients: ClientQueries; sealer: Sea
     remove: (clientId: string) => deps.clients.delete(clientId),
   };
 }
-
-export type ClientRegistry = ReturnType<typeof createClientRegistry>;

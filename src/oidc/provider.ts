@@ -1,10 +1,11 @@
 import { Provider, errors, interactionPolicy, type Configuration, type KoaContextWithOIDC, type FindAccount } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { AccountQueries } from '../db/index.ts';
+import { renderErrorPage } from '../http/errors.ts';
 import type { Views } from '../http/views.ts';
 import { ACR_VALUES, requiredAcr, satisfies, type AcrParams } from './acr.ts';
 
-export interface ProviderDeps {
+interface ProviderDeps {
   issuer: string;
   adapter: Configuration['adapter'];
   jwks: { keys: JWK[] };
@@ -18,7 +19,7 @@ export interface ProviderDeps {
   secureCookies: boolean;
 }
 
-export const SCOPES = ['openid', 'offline_access', 'profile', 'email'] as const;
+const SCOPES = ['openid', 'offline_access', 'profile', 'email'] as const;
 
 /**
  * The default login and consent prompts, plus step-up: a request whose acr_values (or claims acr)
@@ -63,10 +64,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     };
   };
 
-  const page = (ctx: KoaContextWithOIDC, template: string, context: Record<string, unknown>) => {
+  const page = (ctx: KoaContextWithOIDC, html: string) => {
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = deps.views.render(template, context);
+    ctx.body = html;
   };
 
   const configuration: Configuration = {
@@ -130,9 +131,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       userinfo: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
-        logoutSource: async (ctx, form) => page(ctx, 'logout.njk', { form, host: ctx.host }),
+        logoutSource: async (ctx, form) => page(ctx, deps.views.render('logout.njk', { form, host: ctx.host })),
         postLogoutSuccessSource: async (ctx) =>
-          page(ctx, 'logged-out.njk', { clientName: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId }),
+          page(ctx, deps.views.render('logged-out.njk', { clientName: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId })),
       },
     },
     // First-party clients skip the consent page: their grant is extended to what they ask for.
@@ -152,12 +153,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     renderError: async (ctx, out) => {
-      page(ctx, 'error.njk', {
-        title: 'Sign-in could not continue',
-        message: out.error_description ?? 'The request was not valid.',
-        code: out.error,
+      page(ctx, renderErrorPage(deps.views, {
         status: ctx.status,
-      });
+        code: out.error,
+        message: out.error_description ?? 'The request was not valid.',
+        title: 'Sign-in could not continue',
+      }));
     },
     ttl: {
       AccessToken: 3600,
