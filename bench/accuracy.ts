@@ -22,7 +22,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { combineFrames, type FrameOutcome } from '../src/face/consensus.ts';
+import { combineFrames, distance, type FrameOutcome } from '../src/face/consensus.ts';
 import { createFaceAnalyser, DEFAULT_CONSENSUS_LIMITS, DEFAULT_DETECTION_LIMITS, DEFAULT_PIPELINE, modelVersionOf } from '../src/face/engine.ts';
 import { isFaceErrorCode } from '../src/face/errors.ts';
 import { DEFAULT_MATCH_THRESHOLD } from '../src/face/index.ts';
@@ -169,15 +169,6 @@ function buildDataset(dir: string, pairsFile: string | undefined, options: { lim
 
 type Outcome = Float32Array | string; // descriptor, or the refusal code
 
-function dist(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i += 1) {
-    const d = a[i]! - b[i]!;
-    s += d * d;
-  }
-  return Math.sqrt(s);
-}
-
 /** Cross-identity distances among acquired images: all pairs, or `cap` sampled pairs. */
 function impostorDistances(ds: Dataset, outcomes: Outcome[], cap: number, seed: number): Float32Array {
   const acquired = outcomes.flatMap((o, i) => (typeof o === 'string' ? [] : [i]));
@@ -186,7 +177,7 @@ function impostorDistances(ds: Dataset, outcomes: Outcome[], cap: number, seed: 
   const out: number[] = [];
   for (const [i, j] of ds.listedImpostors) {
     const a = outcomes[i]!, b = outcomes[j]!;
-    if (typeof a !== 'string' && typeof b !== 'string') out.push(dist(a, b));
+    if (typeof a !== 'string' && typeof b !== 'string') out.push(distance(a, b));
   }
   if (totalPairs <= cap) {
     for (let x = 0; x < n; x += 1) {
@@ -194,14 +185,14 @@ function impostorDistances(ds: Dataset, outcomes: Outcome[], cap: number, seed: 
       const a = outcomes[i] as Float32Array;
       for (let y = x + 1; y < n; y += 1) {
         const j = acquired[y]!;
-        if (ds.identity[i] !== ds.identity[j]) out.push(dist(a, outcomes[j] as Float32Array));
+        if (ds.identity[i] !== ds.identity[j]) out.push(distance(a, outcomes[j] as Float32Array));
       }
     }
   } else {
     const random = rng(seed);
     while (out.length < cap) {
       const i = acquired[Math.floor(random() * n)]!, j = acquired[Math.floor(random() * n)]!;
-      if (ds.identity[i] !== ds.identity[j]) out.push(dist(outcomes[i] as Float32Array, outcomes[j] as Float32Array));
+      if (ds.identity[i] !== ds.identity[j]) out.push(distance(outcomes[i] as Float32Array, outcomes[j] as Float32Array));
     }
   }
   return Float32Array.from(out).sort();
@@ -256,7 +247,7 @@ function verification(genuine: number[], impostors: Float32Array, threshold: num
 function genuineDistances(pairs: [number, number][], outcomes: Outcome[]): number[] {
   return pairs.map(([i, j]) => {
     const a = outcomes[i]!, b = outcomes[j]!;
-    return typeof a === 'string' || typeof b === 'string' ? Number.NaN : dist(a, b);
+    return typeof a === 'string' || typeof b === 'string' ? Number.NaN : distance(a, b);
   });
 }
 
@@ -292,7 +283,7 @@ function enrollment(ds: Dataset, outcomes: Outcome[], k: number, threshold: numb
     templates.push({ id, t: template });
     for (const i of images.slice(k)) {
       const o = outcomes[i]!;
-      genuine.push(typeof o === 'string' ? Number.NaN : dist(template, o));
+      genuine.push(typeof o === 'string' ? Number.NaN : distance(template, o));
     }
   }
   if (identities === 0) return null;
@@ -300,13 +291,13 @@ function enrollment(ds: Dataset, outcomes: Outcome[], k: number, threshold: numb
   const imp: number[] = [];
   const total = templates.length * probes.length;
   if (total <= cap) {
-    for (const { id, t } of templates) for (const i of probes) if (ds.identity[i] !== id) imp.push(dist(t, outcomes[i] as Float32Array));
+    for (const { id, t } of templates) for (const i of probes) if (ds.identity[i] !== id) imp.push(distance(t, outcomes[i] as Float32Array));
   } else {
     const random = rng(seed + 1);
     while (imp.length < cap) {
       const { id, t } = templates[Math.floor(random() * templates.length)]!;
       const i = probes[Math.floor(random() * probes.length)]!;
-      if (ds.identity[i] !== id) imp.push(dist(t, outcomes[i] as Float32Array));
+      if (ds.identity[i] !== id) imp.push(distance(t, outcomes[i] as Float32Array));
     }
   }
   return { k, identities, failedToEnroll: failed, verification: verification(genuine, Float32Array.from(imp).sort(), threshold) };
@@ -344,7 +335,7 @@ async function quantisedDecisions(genuine: [Float32Array, Float32Array][], impos
   const count = (pairs: [Float32Array, Float32Array][], accept: boolean) => {
     let f = 0, q = 0;
     for (const [a, b] of pairs) {
-      const d = dist(a, b);
+      const d = distance(a, b);
       if ((d < threshold) === accept) f += 1;
       if (plainDecision(a, b, threshold) === accept) q += 1;
       if (quantise && DEFAULT_HE_PARAMS && n < 20_000) {
@@ -432,12 +423,12 @@ async function encryptedPath(pairs: { a: Float32Array; b: Float32Array; d: numbe
 
 async function timePipelines(pipelines: PipelineConfig[], files: string[]): Promise<{ median: number; p95: number }[]> {
   const out: { median: number; p95: number }[] = [];
+  const samples = files.map((file) => readFileSync(file));
   for (const pipeline of pipelines) {
     const analyser = await createFaceAnalyser({ workers: 1, pipelines: [pipeline] });
     const ms: number[] = [];
     try {
-      for (const file of files) {
-        const bytes = readFileSync(file);
+      for (const bytes of samples) {
         const start = performance.now();
         try {
           await analyser.analyse(bytes);
@@ -621,7 +612,7 @@ async function main(): Promise<void> {
         });
         const d = inBucket.map(([i, j]) => {
           const a = outcomesRaw[i], c = outcomesRaw[j];
-          return a && c ? dist(a, c) : Number.NaN;
+          return a && c ? distance(a, c) : Number.NaN;
         }).filter((x) => !Number.isNaN(x));
         if (d.length) rows.push([`${buckets[b]}-${Number.isFinite(buckets[b + 1]!) ? buckets[b + 1] : ''} px`, d.length, pct(d.filter((x) => x >= t3).length / d.length)]);
       }
@@ -651,7 +642,7 @@ async function main(): Promise<void> {
     const candidates: { a: Float32Array; b: Float32Array; d: number }[] = [];
     for (const [i, j] of [...ds.genuine, ...ds.listedImpostors]) {
       const a = o0[i]!, b = o0[j]!;
-      if (typeof a !== 'string' && typeof b !== 'string') candidates.push({ a, b, d: dist(a, b) });
+      if (typeof a !== 'string' && typeof b !== 'string') candidates.push({ a, b, d: distance(a, b) });
     }
     // Near-threshold cross-identity pairs too (where a wrong decision would show).
     const acquired = o0.flatMap((x, i) => (typeof x === 'string' ? [] : [i]));
@@ -660,7 +651,7 @@ async function main(): Promise<void> {
     for (let tries = 0; tries < 2_000_000 && near < heSample / 2 && acquired.length > 1; tries += 1) {
       const i = acquired[Math.floor(random() * acquired.length)]!, j = acquired[Math.floor(random() * acquired.length)]!;
       if (ds.identity[i] === ds.identity[j]) continue;
-      const d = dist(o0[i] as Float32Array, o0[j] as Float32Array);
+      const d = distance(o0[i] as Float32Array, o0[j] as Float32Array);
       if (Math.abs(d - threshold) <= band) {
         candidates.push({ a: o0[i] as Float32Array, b: o0[j] as Float32Array, d });
         near += 1;

@@ -18,10 +18,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { people } from '../test/support/parts.ts';
-import type { Frame } from '../test/support/signin.ts';
+import { parseArgs } from 'node:util';
+import { jpeg, people } from '../test/support/parts.ts';
 import {
-  DEFAULT_PG_URL, countBy, enroll, formatCounts, ms, privateSchema, relyingParty, signInOnce, startIdpProcess, startTcpProxy,
+  DEFAULT_PG_URL, countBy, enroll, enrollAll, formatCounts, ms, privateSchema, relyingParty, signInOnce, startIdpProcess, startTcpProxy,
   type Attempt, type IntegrityReport,
 } from './lib/harness.ts';
 import { renderTable, type Table } from './lib/table.ts';
@@ -46,7 +46,6 @@ interface Signup {
   account?: boolean;
 }
 
-const jpeg = (data: Buffer): Frame => ({ data, type: 'image/jpeg' });
 export interface Schedule { custodianKill: number; custodianRestart: number; dbCut: number; dbRestore: number; dbStall: number; dbResume: number; end: number }
 const DEFAULT_SCHEDULE: Schedule = { custodianKill: 15, custodianRestart: 25, dbCut: 40, dbRestore: 50, dbStall: 65, dbResume: 80, end: 95 };
 
@@ -65,7 +64,6 @@ export async function runFaultBench(options: FaultOptions = {}): Promise<{ table
   const signups: Signup[] = [];
   const readyz: Array<{ t: number; state: string }> = [];
   let integrity: IntegrityReport | undefined;
-  let started = 0;
   try {
     const who = await people();
     const genuine = who.a.verify.map(jpeg);
@@ -73,10 +71,7 @@ export async function runFaultBench(options: FaultOptions = {}): Promise<{ table
     const enrollFrames = who.a.enroll.map(jpeg);
     const users = Array.from({ length: concurrency }, (_, i) => `fault-${String(i + 1).padStart(2, '0')}`);
     log(`fault: IdP pid ${idp.pid} on PostgreSQL through proxy :${proxy.port} (schema ${schema.schema}); enrolling ${users.length} accounts ...`);
-    for (const username of users) {
-      const result = await enroll(idp.url, username, enrollFrames);
-      if (result.status !== 303) throw new Error(`enrollment of ${username} failed: ${result.status} ${result.code}`);
-    }
+    await enrollAll(idp.url, users, enrollFrames);
     const subs = await idp.accountIds(users);
     const config = await relyingParty(idp);
     // Warm-up: the HE engine, JIT and the pool's connections.
@@ -106,7 +101,6 @@ export async function runFaultBench(options: FaultOptions = {}): Promise<{ table
     const load = Promise.all(users.map(async (username) => {
       for (let k = 0; now() < plan.end; k += 1) {
         const isImpostor = k % 4 === 3;
-        started += 1;
         const attempt = await signInOnce({
           base: idp.url,
           config,
@@ -178,7 +172,7 @@ export async function runFaultBench(options: FaultOptions = {}): Promise<{ table
 
     await Promise.all([load, faults, enrollments, readiness]);
     mark('load stopped');
-    integrity = await idp.integrity([]);
+    integrity = await idp.integrity();
     const ids = await idp.accountIds(signups.map((s) => s.username));
     for (const signup of signups) signup.account = ids[signup.username] !== null;
   } finally {
@@ -224,7 +218,7 @@ export async function runFaultBench(options: FaultOptions = {}): Promise<{ table
   };
   const total = (outcome: Attempt['outcome']) => attempts.filter((a) => a.outcome === outcome).length;
   counts.notes!.push(
-    `all phases: ${attempts.length} attempts started ${started}, answered ${attempts.length - total('timeout') - total('network')}; accepted ${total('accepted')}, denied ${total('denied')}, unavailable ${total('unavailable')}, throttled ${total('throttled')}, other ${attempts.filter(other).length}; wrong acceptances ${attempts.filter((a) => a.wrong).length}`,
+    `all phases: ${attempts.length} attempts started ${attempts.length}, answered ${attempts.length - total('timeout') - total('network')}; accepted ${total('accepted')}, denied ${total('denied')}, unavailable ${total('unavailable')}, throttled ${total('throttled')}, other ${attempts.filter(other).length}; wrong acceptances ${attempts.filter((a) => a.wrong).length}`,
     `impostor attempts ${attempts.filter((a) => a.kind === 'impostor').length}: ${formatCounts(countBy(attempts.filter((a) => a.kind === 'impostor'), (a) => a.outcome))}; genuine denied (false rejects) ${attempts.filter((a) => a.kind === 'genuine' && a.outcome === 'denied').length}`,
   );
   const recoveries = [
@@ -289,20 +283,14 @@ function summariseLog(file: string): Table {
   };
 }
 
-function argument(args: string[], name: string): string | undefined {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : undefined;
-}
-
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const args = process.argv.slice(2);
-  const concurrency = argument(args, '--concurrency');
-  const schedule = argument(args, '--schedule')?.split(',').map(Number);
+  const { values } = parseArgs({ options: { concurrency: { type: 'string' }, 'pg-url': { type: 'string' }, schedule: { type: 'string' } } });
+  const schedule = values.schedule?.split(',').map(Number);
   const keys = ['custodianKill', 'custodianRestart', 'dbCut', 'dbRestore', 'dbStall', 'dbResume', 'end'] as const;
   const { tables } = await runFaultBench({
-    concurrency: concurrency ? Number(concurrency) : undefined,
+    concurrency: values.concurrency ? Number(values.concurrency) : undefined,
     schedule: schedule?.length === keys.length ? (Object.fromEntries(keys.map((key, i) => [key, schedule[i]!])) as unknown as Schedule) : undefined,
-    pgUrl: argument(args, '--pg-url') ?? process.env.DATABASE_URL,
+    pgUrl: values['pg-url'] ?? process.env.DATABASE_URL,
     log: (line) => process.stderr.write(`${line}\n`),
   });
   console.log(tables.map(renderTable).join('\n\n'));

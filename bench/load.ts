@@ -14,10 +14,10 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { people } from '../test/support/parts.ts';
-import type { Frame } from '../test/support/signin.ts';
+import { parseArgs } from 'node:util';
+import { jpeg, people } from '../test/support/parts.ts';
 import {
-  DEFAULT_PG_URL, countBy, enroll, formatCounts, machineCpu, ms, privateSchema, relyingParty, signInOnce, startIdpProcess,
+  DEFAULT_PG_URL, countBy, enrollAll, formatCounts, machineCpu, ms, privateSchema, relyingParty, signInOnce, startIdpProcess,
   type Attempt, type ProcessStats,
 } from './lib/harness.ts';
 import { renderTable, type Table } from './lib/table.ts';
@@ -45,8 +45,14 @@ export interface LevelResult {
   loadavg: number;
 }
 
-const jpeg = (data: Buffer): Frame => ({ data, type: 'image/jpeg' });
 const mem = (s: ProcessStats) => `${s.rssMb.toFixed(0)} / ${s.heapUsedMb.toFixed(0)}`;
+/** The right outcome: a genuine attempt gets a verified ID token, an impostor a 401. */
+const isRight = (a: Attempt) => a.outcome === (a.kind === 'genuine' ? 'accepted' : 'denied');
+const isToken = (a: Attempt) => a.kind === 'genuine' && a.outcome === 'accepted';
+/** Sign-ins per second: attempts with the right outcome per second of the run. */
+const rate = (run: { attempts: Attempt[]; wallS: number }) => run.attempts.filter(isRight).length / run.wallS;
+/** Latency of the whole sign-in, over the genuine attempts that got a token. */
+const signInMs = (attempts: Attempt[]) => ms(attempts.filter(isToken).map((a) => a.totalMs));
 
 export async function runLoadBench(options: LoadOptions = {}): Promise<{ tables: Table[]; levels: LevelResult[] }> {
   const levels = options.levels ?? [1, 2, 4, 8, 16];
@@ -65,10 +71,7 @@ export async function runLoadBench(options: LoadOptions = {}): Promise<{ tables:
     const impostor = who.b.map(jpeg);
     const users = Array.from({ length: Math.max(...levels) }, (_, i) => `load-${String(i + 1).padStart(2, '0')}`);
     log(`load: IdP pid ${idp.pid} on ${idp.database}; faces from ${source}; enrolling ${users.length} accounts with person A's face ...`);
-    for (const username of users) {
-      const result = await enroll(idp.url, username, who.a.enroll.map(jpeg));
-      if (result.status !== 303) throw new Error(`enrollment of ${username} failed: ${result.status} ${result.code}`);
-    }
+    await enrollAll(idp.url, users, who.a.enroll.map(jpeg));
     const subs = await idp.accountIds(users);
     const config = await relyingParty(idp);
 
@@ -95,7 +98,7 @@ export async function runLoadBench(options: LoadOptions = {}): Promise<{ tables:
 
     log('load: warm-up (3 s at concurrency 2, not measured) ...');
     const warm = await runLevel(2, 3_000);
-    const warmBad = warm.attempts.filter((a) => a.outcome !== (a.kind === 'genuine' ? 'accepted' : 'denied'));
+    const warmBad = warm.attempts.filter((a) => !isRight(a));
     if (warmBad.length) log(`load: warm-up had ${warmBad.length} unexpected outcomes: ${formatCounts(countBy(warmBad, (a) => `${a.kind} ${a.outcome} ${a.code ?? ''}`))}`);
 
     for (const concurrency of levels) {
@@ -111,8 +114,7 @@ export async function runLoadBench(options: LoadOptions = {}): Promise<{ tables:
       const after = await idp.stats();
       const level: LevelResult = { concurrency, wallS: run.wallS, attempts: run.attempts, before, after, generatorCpuMs: (cpu.user + cpu.system) / 1000, machineBusyMs, machineNiceMs, loadavg: avg };
       results.push(level);
-      const ok = run.attempts.filter((a) => a.outcome === (a.kind === 'genuine' ? 'accepted' : 'denied')).length;
-      log(`load: concurrency ${concurrency}: ${run.attempts.length} attempts in ${run.wallS.toFixed(1)} s, ${(ok / run.wallS).toFixed(2)} sign-ins/s, p95 ${ms(run.attempts.filter((a) => a.kind === 'genuine' && a.outcome === 'accepted').map((a) => a.totalMs)).p95.toFixed(0)} ms`);
+      log(`load: concurrency ${concurrency}: ${run.attempts.length} attempts in ${run.wallS.toFixed(1)} s, ${rate(run).toFixed(2)} sign-ins/s, p95 ${signInMs(run.attempts).p95.toFixed(0)} ms`);
     }
   } finally {
     await idp.close();
@@ -124,14 +126,13 @@ export async function runLoadBench(options: LoadOptions = {}): Promise<{ tables:
     title: `Concurrent sign-ins over the HTTP contract, ${idp.database === 'postgres' ? 'PostgreSQL 15' : 'embedded PGlite'} (${durationMs / 1000} s per level, one frame each, ${Math.round(100 / impostorEvery)} % impostors)`,
     headers: ['concurrency', 'sign-ins/s', 'tokens/s', 'sign-in p50 / p95 / p99 ms', 'face POST p50 / p95 / p99 ms', 'attempts', 'accepted', 'denied', 'wrong accept', 'false reject', 'errors'],
     rows: results.map((r) => {
-      const correct = r.attempts.filter((a) => a.outcome === (a.kind === 'genuine' ? 'accepted' : 'denied'));
-      const tokens = r.attempts.filter((a) => a.kind === 'genuine' && a.outcome === 'accepted');
-      const whole = ms(tokens.map((a) => a.totalMs));
+      const tokens = r.attempts.filter(isToken);
+      const whole = signInMs(r.attempts);
       const face = ms(r.attempts.flatMap((a) => (a.faceMs === undefined ? [] : [a.faceMs])));
       const errors = r.attempts.filter((a) => a.outcome !== 'accepted' && a.outcome !== 'denied');
       return [
         r.concurrency,
-        correct.length / r.wallS,
+        rate(r),
         tokens.length / r.wallS,
         `${whole.p50.toFixed(0)} / ${whole.p95.toFixed(0)} / ${whole.p99.toFixed(0)}`,
         `${face.p50.toFixed(0)} / ${face.p95.toFixed(0)} / ${face.p99.toFixed(0)}`,
@@ -172,34 +173,23 @@ export async function runLoadBench(options: LoadOptions = {}): Promise<{ tables:
       `custodian RSS ${results.at(-1)?.after.custodianRssMb.toFixed(0)} MB at the end; CPU (from /proc/stat): "ours" is the IdP, the custodian and the load generator; "other" is everything else at normal priority on the shared machine (PostgreSQL's backends count here), "niced" is background work at lowered priority, which yields to ours`,
     ],
   };
-  const under = results.filter((r) => ms(r.attempts.filter((a) => a.kind === 'genuine' && a.outcome === 'accepted').map((a) => a.totalMs)).p95 < 2000);
-  const best = under.reduce<LevelResult | undefined>((top, r) => {
-    const rate = (x: LevelResult) => x.attempts.filter((a) => a.outcome === (a.kind === 'genuine' ? 'accepted' : 'denied')).length / x.wallS;
-    return !top || rate(r) > rate(top) ? r : top;
-  }, undefined);
+  const under = results.filter((r) => signInMs(r.attempts).p95 < 2000);
+  const best = under.reduce<LevelResult | undefined>((top, r) => (!top || rate(r) > rate(top) ? r : top), undefined);
   if (best) {
-    const rate = best.attempts.filter((a) => a.outcome === (a.kind === 'genuine' ? 'accepted' : 'denied')).length / best.wallS;
-    latency.notes!.push(`highest throughput with sign-in p95 < 2 s: ${rate.toFixed(2)} sign-ins/s at concurrency ${best.concurrency}`);
+    latency.notes!.push(`highest throughput with sign-in p95 < 2 s: ${rate(best).toFixed(2)} sign-ins/s at concurrency ${best.concurrency}`);
   } else {
     latency.notes!.push('no level kept the sign-in p95 under 2 s');
   }
   return { tables: [latency, resources], levels: results };
 }
 
-function argument(args: string[], name: string): string | undefined {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : undefined;
-}
-
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const args = process.argv.slice(2);
-  const concurrency = argument(args, '--concurrency');
-  const duration = argument(args, '--duration');
+  const { values } = parseArgs({ options: { concurrency: { type: 'string' }, duration: { type: 'string' }, pg: { type: 'boolean', default: false }, 'pg-url': { type: 'string' } } });
   const { tables } = await runLoadBench({
-    levels: concurrency ? concurrency.split(',').map(Number) : undefined,
-    durationS: duration ? Number(duration) : undefined,
-    pg: args.includes('--pg'),
-    pgUrl: argument(args, '--pg-url') ?? process.env.DATABASE_URL,
+    levels: values.concurrency ? values.concurrency.split(',').map(Number) : undefined,
+    durationS: values.duration ? Number(values.duration) : undefined,
+    pg: values.pg,
+    pgUrl: values['pg-url'] ?? process.env.DATABASE_URL,
     log: (line) => process.stderr.write(`${line}\n`),
   });
   console.log(tables.map(renderTable).join('\n\n'));

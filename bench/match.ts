@@ -9,9 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createHeContext, createHeEngine, loadSeal, plainDecision, savePublicKey, type SealModule } from '../src/he/index.ts';
-import { createJudge } from '../src/custodian/internal/judge.ts';
+import { parseArgs } from 'node:util';
+import { createHeEngine, loadSeal, plainDecision, type SealModule } from '../src/he/index.ts';
 import { spawnCustodian } from '../src/custodian/index.ts';
+import { createTestKeys, randomDescriptor } from '../test/unit/he/helpers.ts';
 import { median, percentile, renderTable, timeRuns, type Table } from './lib/table.ts';
 
 export interface MatchBenchOptions {
@@ -24,30 +25,15 @@ export interface MatchBenchOptions {
 
 const D = 128;
 
-function descriptor(): Float32Array {
-  const v = new Float32Array(D);
-  for (let i = 0; i < D; i += 1) v[i] = (Math.random() * 2 - 1) * 0.18;
-  return v;
-}
-
 const ms = (values: number[]) => `${median(values).toFixed(3)} (p95 ${percentile(values, 95).toFixed(3)})`;
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 
 async function oursBench(runs: number) {
-  const he = await createHeContext();
-  const { seal, context } = he;
-  const generator = new seal.KeyGenerator(context);
-  const secretKey = generator.secretKey();
-  const pk = generator.createPublicKey();
-  const publicKey = savePublicKey(seal, pk);
-  const secretBytes = (secretKey.saveToArray(seal.ComprModeType.zstd) as Uint8Array).byteLength;
-  pk.delete();
-  generator.delete();
-  const keyId = randomBytes(16);
-  const engine = await createHeEngine({ publicKey, keyId });
-  const judge = createJudge(he, secretKey, keyId);
+  const keys = await createTestKeys();
+  const { engine, judge, publicKey } = keys;
+  const secretBytes = (keys.secretKey.saveToArray(keys.he.seal.ComprModeType.zstd) as Uint8Array).byteLength;
   try {
-    const a = descriptor();
+    const a = randomDescriptor(D);
     const probe = a.map((x) => x + (Math.random() - 0.5) * 0.04);
     const template = engine.encryptTemplate(a);
     const encrypt = timeRuns(Math.max(20, runs / 5), () => engine.encryptTemplate(a));
@@ -62,10 +48,7 @@ async function oursBench(runs: number) {
     if (verdict !== plainDecision(a, probe, 0.5)) throw new Error('our protocol decided wrongly');
     return { templateBytes: template.byteLength, blindedBytes: blinded.byteLength, encrypt, match, judge: judgeTimes, publicBytes: publicKey.byteLength, secretBytes, publicKey };
   } finally {
-    engine.close();
-    judge.close();
-    secretKey.delete();
-    he.close();
+    keys.close();
   }
 }
 
@@ -97,7 +80,7 @@ async function baselineBench(seal: SealModule, runs: number) {
       plain.delete();
       return cipher;
     };
-    const a = descriptor();
+    const a = randomDescriptor(D);
     const probe = a.map((x) => x + (Math.random() - 0.5) * 0.04);
     const template = encryptVector(a);
     owned.push(template);
@@ -149,7 +132,7 @@ async function processBench(runs: number, publicKeyCheck: boolean) {
   try {
     const { publicKey, keyId } = await custodian.client.publicKey();
     const engine = await createHeEngine({ publicKey, keyId });
-    const a = descriptor();
+    const a = randomDescriptor(D);
     const template = engine.encryptTemplate(a);
     const blinded = engine.matchAndBlind(template, a, 0.5);
     const times: number[] = [];
@@ -211,11 +194,10 @@ export async function runMatchBench(options: MatchBenchOptions = {}): Promise<Ta
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const args = process.argv.slice(2);
-  const runsAt = args.indexOf('--runs');
+  const { values } = parseArgs({ options: { runs: { type: 'string' }, 'no-process': { type: 'boolean', default: false } } });
   const table = await runMatchBench({
-    runs: runsAt >= 0 ? Number(args[runsAt + 1]) : undefined,
-    process: !args.includes('--no-process'),
+    runs: values.runs ? Number(values.runs) : undefined,
+    process: !values['no-process'],
     log: (line) => process.stderr.write(`${line}\n`),
   });
   console.log(renderTable(table));

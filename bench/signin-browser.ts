@@ -8,8 +8,8 @@
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromiumPath, launchWithCamera, scratchDir } from '../test/support/browser.ts';
-import { makeMjpeg } from '../test/support/faces.ts';
+import { parseArgs } from 'node:util';
+import { chromiumPath, fakeCamera, launchWithCamera, scratchDir } from '../test/support/browser.ts';
 import { signUpOverHttp } from '../test/support/signin.ts';
 import { startIdp } from '../test/support/idp.ts';
 import { realParts } from '../test/support/parts.ts';
@@ -29,7 +29,7 @@ export async function runSigninBrowserBench(options: { runs?: number; log?: (lin
   // The sample RP's consent is a one-time screen; mark it first-party so every run times the same steps.
   await idp.database.knex('oidc_clients').where({ client_id: 'sample-rp' }).update({ first_party: true });
   await signUpOverHttp(idp.url, 'bench', parts.enrollFrames);
-  const camera = await makeMjpeg(Array<Buffer>(10).fill(parts.people.a.verify[0]!), join(scratchDir('faceid-bench-'), 'same.mjpeg'));
+  const camera = await fakeCamera([parts.people.a.verify[0]!], join(scratchDir('faceid-bench-'), 'same.mjpeg'));
   const browser = await launchWithCamera(camera);
   const total: number[] = [];
   const faceStep: number[] = [];
@@ -73,8 +73,7 @@ export async function runSigninBrowserBench(options: { runs?: number; log?: (lin
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const args = process.argv.slice(2);
-  const runsAt = args.indexOf('--runs');
-  const table = await runSigninBrowserBench({ runs: runsAt >= 0 ? Number(args[runsAt + 1]) : undefined, log: (line) => process.stderr.write(`${line}\n`) });
+  const { values } = parseArgs({ options: { runs: { type: 'string' } } });
+  const table = await runSigninBrowserBench({ runs: values.runs ? Number(values.runs) : undefined, log: (line) => process.stderr.write(`${line}\n`) });
   if (table) console.log(renderTable(table));
 }

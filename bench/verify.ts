@@ -4,33 +4,26 @@
  * -> one bit. p50 and p95 over repeated runs, with the split per stage.
  * Run: node_modules/.bin/node bench/verify.ts [--runs N]
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { spawnCustodian } from '../src/custodian/index.ts';
-import { createFaceEngine, DEFAULT_MATCH_THRESHOLD } from '../src/face/index.ts';
+import { parseArgs } from 'node:util';
+import { DEFAULT_MATCH_THRESHOLD } from '../src/face/index.ts';
 import { createHeEngine } from '../src/he/index.ts';
-import { people } from '../test/support/parts.ts';
+import { realParts } from '../test/support/parts.ts';
 import { median, percentile, renderTable, type Table } from './lib/table.ts';
 
 export async function runVerifyBench(options: { runs?: number; log?: (line: string) => void } = {}): Promise<Table> {
   const runs = options.runs ?? 40;
   const log = options.log ?? (() => {});
-  const dir = mkdtempSync(join(tmpdir(), 'faceid-bench-verify-'));
-  const custodian = await spawnCustodian({
-    keyDir: join(dir, 'keys'),
-    socketPath: join(dir, 'custodian.sock'),
-    sharedSecret: randomBytes(32).toString('base64url'),
-    demo: true,
-    env: { CUSTODIAN_RATE_SUBJECT_PER_MINUTE: '10000', CUSTODIAN_RATE_SUBJECT_PER_HOUR: '100000', CUSTODIAN_RATE_GLOBAL_PER_MINUTE: '100000', CUSTODIAN_LOG_LEVEL: 'warn' },
+  const parts = await realParts({
+    workers: availableParallelism(),
+    custodianEnv: { CUSTODIAN_RATE_SUBJECT_PER_MINUTE: '10000', CUSTODIAN_RATE_SUBJECT_PER_HOUR: '100000' },
   });
-  const face = await createFaceEngine();
+  const { face, custodian } = parts;
   try {
     const key = await custodian.client.publicKey();
     const he = await createHeEngine({ params: key.paramsVersion, publicKey: key.publicKey, keyId: key.keyId });
-    const who = await people();
+    const who = parts.people;
     log(`verify: faces from ${who.source}; enrolling ...`);
     const template = he.encryptTemplate(await face.enroll(who.a.enroll));
     const probes = [...who.a.verify, ...who.b];
@@ -67,14 +60,11 @@ export async function runVerifyBench(options: { runs?: number; log?: (line: stri
       notes: [`verdicts: ${verdicts.match} match (same person), ${verdicts.no_match} no match (other person); faces from ${who.source}`],
     };
   } finally {
-    await face.close();
-    await custodian.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await parts.close();
   }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const args = process.argv.slice(2);
-  const runsAt = args.indexOf('--runs');
-  console.log(renderTable(await runVerifyBench({ runs: runsAt >= 0 ? Number(args[runsAt + 1]) : undefined, log: (line) => process.stderr.write(`${line}\n`) })));
+  const { values } = parseArgs({ options: { runs: { type: 'string' } } });
+  console.log(renderTable(await runVerifyBench({ runs: values.runs ? Number(values.runs) : undefined, log: (line) => process.stderr.write(`${line}\n`) })));
 }

@@ -61,7 +61,7 @@ export interface IdpProcess {
   restartCustodian(): Promise<void>;
   /** username -> account id (the ID token's `sub`), null when there is no such account. */
   accountIds(usernames: string[]): Promise<Record<string, string | null>>;
-  integrity(usernames: string[]): Promise<IntegrityReport>;
+  integrity(): Promise<IntegrityReport>;
   close(): Promise<void>;
 }
 
@@ -128,7 +128,7 @@ export async function startIdpProcess(options: { databaseUrl?: string; workers?:
     killCustodian: () => call<void>('killCustodian'),
     restartCustodian: () => call<void>('restartCustodian'),
     accountIds: (usernames) => call<Record<string, string | null>>('accountIds', { usernames }),
-    integrity: (usernames) => call<IntegrityReport>('integrity', { usernames }),
+    integrity: () => call<IntegrityReport>('integrity'),
     async close() {
       const exited = new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
       await call<void>('close').catch(() => undefined);
@@ -208,12 +208,11 @@ async function childMain(): Promise<void> {
       const rows = (await knex('accounts').whereIn('username', request.usernames ?? []).select('id', 'username')) as Array<{ id: string; username: string }>;
       return Object.fromEntries((request.usernames ?? []).map((name) => [name, rows.find((row) => row.username === name)?.id ?? null]));
     },
-    async integrity(request) {
+    async integrity() {
       const [{ accounts }] = (await knex('accounts').count({ accounts: '*' })) as [{ accounts: string | number }];
       const [{ templates }] = (await knex('face_templates').count({ templates: '*' })) as [{ templates: string | number }];
       const orphans = (await knex('accounts as a').leftJoin('face_templates as t', 't.account_id', 'a.id').whereNull('t.account_id').select('a.username')) as Array<{ username: string }>;
       const [{ stray }] = (await knex('face_templates as t').leftJoin('accounts as a', 'a.id', 't.account_id').whereNull('a.id').count({ stray: '*' })) as [{ stray: string | number }];
-      void request;
       return { accounts: Number(accounts), templates: Number(templates), accountsWithoutTemplate: orphans.map((row) => row.username), templatesWithoutAccount: Number(stray) } satisfies IntegrityReport;
     },
     async close() {
@@ -307,6 +306,14 @@ export async function relyingParty(idp: { url: string; clientId: string; clientS
   const config = await discover(idp.url, idp.clientId, idp.clientSecret);
   config.timeout = REQUEST_TIMEOUT_MS / 1000;
   return config;
+}
+
+/** Enrolls every one of `usernames` with the same `frames`; throws at the first that is not enrolled. */
+export async function enrollAll(base: string, usernames: string[], frames: Frame[]): Promise<void> {
+  for (const username of usernames) {
+    const result = await enroll(base, username, frames);
+    if (result.status !== 303) throw new Error(`enrollment of ${username} failed: ${result.status} ${result.code}`);
+  }
 }
 
 /** Enrolls `username` with `frames` over POST /signup; returns the HTTP status (303 = enrolled). */

@@ -2,8 +2,7 @@ import { join } from 'node:path';
 import { generate } from 'otplib';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSkipReason, launchWithCamera, scratchDir, screenshot } from '../support/browser.ts';
-import { makeMjpeg } from '../support/faces.ts';
+import { browserSkipReason, fakeCamera, launchWithCamera, scratchDir, screenshot } from '../support/browser.ts';
 import { signUpOverHttp } from '../support/signin.ts';
 import { startIdp, type IdpHandle } from '../support/idp.ts';
 import { realParts, type PartsHandle } from '../support/parts.ts';
@@ -65,7 +64,7 @@ describe.skipIf(skip !== null)('second factor, step-up and account self-service 
     rp = await startRelyingParty(idp);
     expect((await signUpOverHttp(idp.url, USERNAME, parts.enrollFrames)).status).toBe(303);
     accountId = (await idp.app.accounts.findByUsername(USERNAME))!.id;
-    const camera = await makeMjpeg(Array<Buffer>(10).fill(parts.people.a.verify[0]!), join(scratchDir('faceid-e2e-mfa-'), 'same.mjpeg'));
+    const camera = await fakeCamera([parts.people.a.verify[0]!], join(scratchDir('faceid-e2e-mfa-'), 'same.mjpeg'));
     browser = await launchWithCamera(camera);
     page = await browser.newPage({ viewport: { width: 420, height: 900 } });
   });

@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { browserSkipReason, launchWithCamera, scratchDir, screenshot } from '../support/browser.ts';
-import { demoBackground, demoPhoto, facesDir, loadFace, makeMjpeg, webcamFrame } from '../support/faces.ts';
+import { browserSkipReason, fakeCamera, launchWithCamera, scratchDir, screenshot } from '../support/browser.ts';
+import { demoBackground, demoPhoto, facesDir, loadFace, webcamFrame } from '../support/faces.ts';
 import { startIdp, type IdpHandle } from '../support/idp.ts';
 import { realParts, type PartsHandle } from '../support/parts.ts';
 import { startRelyingParty } from '../support/rp.ts';
@@ -28,7 +28,7 @@ describe.skipIf(skip !== null)('sign-up and sign-in in a real browser', () => {
 
   /** A camera file per scenario: each photo shown for 10 frames, looping. */
   const camera = async (name: string, frames: Buffer[]) => {
-    cameras[name] = await makeMjpeg(frames.flatMap((frame) => Array<Buffer>(10).fill(frame)), join(dir, `${name}.mjpeg`));
+    cameras[name] = await fakeCamera(frames, join(dir, `${name}.mjpeg`));
   };
 
   beforeAll(async () => {
@@ -83,6 +83,16 @@ describe.skipIf(skip !== null)('sign-up and sign-in in a real browser', () => {
     }
   };
 
+  /** Camera `cameraName` through to the refusal page; its screenshot is `${name}-3-page`. */
+  const refused = async (cameraName: string, name: string): Promise<{ page: Page; code: string | null }> => {
+    const page = await open(cameraName);
+    await toCamera(page, name);
+    await page.click('[data-capture]');
+    await page.waitForSelector('[data-error-code]');
+    await screenshot(page, `${name}-3-page`);
+    return { page, code: await page.getAttribute('[data-error-code]', 'data-error-code') };
+  };
+
   const claim = async (page: Page, name: string) => JSON.parse((await page.locator(`[data-claim="${name}"]`).first().textContent())!.split(' (')[0]!);
 
   it('signs up through the pages: details, consent to biometrics, camera; no photo kept', async () => {
@@ -121,31 +131,19 @@ describe.skipIf(skip !== null)('sign-up and sign-in in a real browser', () => {
   });
 
   it('denies another person plainly and offers a retry', async () => {
-    const page = await open('other');
-    await toCamera(page, 'denied');
-    await page.click('[data-capture]');
-    await page.waitForSelector('[data-error-code]');
-    await screenshot(page, 'denied-3-page');
-    expect(await page.getAttribute('[data-error-code]', 'data-error-code')).toBe('face_not_matched');
+    const { page, code } = await refused('other', 'denied');
+    expect(code).toBe('face_not_matched');
     expect(await page.locator('[data-retry]').count()).toBe(1);
   });
 
   it('explains a picture with two people', async () => {
-    const page = await open('two');
-    await toCamera(page, 'two-faces');
-    await page.click('[data-capture]');
-    await page.waitForSelector('[data-error-code]');
-    await screenshot(page, 'two-faces-3-page');
-    expect(await page.getAttribute('[data-error-code]', 'data-error-code')).toBe('multiple_faces');
+    const { code } = await refused('two', 'two-faces');
+    expect(code).toBe('multiple_faces');
   });
 
   it('explains a picture with no face', async () => {
-    const page = await open('none');
-    await toCamera(page, 'no-face');
-    await page.click('[data-capture]');
-    await page.waitForSelector('[data-error-code]');
-    await screenshot(page, 'no-face-3-page');
-    expect(await page.getAttribute('[data-error-code]', 'data-error-code')).toBe('no_face');
+    const { code } = await refused('none', 'no-face');
+    expect(code).toBe('no_face');
   });
 
   it('explains a camera that cannot be used', async () => {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpClient } from '../support/http-client.ts';
 import { startIdp, type IdpHandle } from '../support/idp.ts';
 import { realParts, type PartsHandle } from '../support/parts.ts';
-import { REDIRECT_URI, authRequest, discover, signUpOverHttp, type InteractionState } from '../support/signin.ts';
+import { authRequest, registerClient, signUpOverHttp, type InteractionState } from '../support/signin.ts';
 
 /**
  * Brute force and oracle limits: failed attempts counted atomically in the database (parallel
@@ -46,8 +46,7 @@ describe('abuse resistance', () => {
       },
       { env: { TRUST_PROXY: '1' } },
     );
-    const { clientId, clientSecret } = await idp.app.clients.add({ name: 'Abuse RP', redirectUris: [REDIRECT_URI], firstParty: true });
-    config = await discover(idp.url, clientId, clientSecret!);
+    config = (await registerClient(idp, { name: 'Abuse RP', firstParty: true })).config;
     for (const [username, ip] of [['victim', '10.0.1.1'], ['target', '10.0.1.2'], ['totpuser', '10.0.1.3']] as const) {
       expect((await enroll(username, ip)).status).toBe(303);
     }

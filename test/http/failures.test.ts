@@ -10,8 +10,8 @@ import { spawnCustodian } from '../../src/custodian/index.ts';
 import { testDatabase } from '../support/db.ts';
 import { HttpClient } from '../support/http-client.ts';
 import { startIdp, type IdpHandle } from '../support/idp.ts';
-import { realParts, type PartsHandle } from '../support/parts.ts';
-import { REDIRECT_URI, authRequest, discover, signInOverHttp, signUpOverHttp as signUp, type InteractionState } from '../support/signin.ts';
+import { people, realParts, type PartsHandle } from '../support/parts.ts';
+import { authRequest, registerClient, signInOverHttp, signUpOverHttp as signUp, type InteractionState } from '../support/signin.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
 /**
@@ -28,8 +28,7 @@ describe('when the key custodian fails', () => {
   beforeAll(async () => {
     parts = await realParts();
     idp = await startIdp(parts.parts);
-    const { clientId, clientSecret } = await idp.app.clients.add({ name: 'RP', redirectUris: [REDIRECT_URI], firstParty: true });
-    config = await discover(idp.url, clientId, clientSecret!);
+    config = (await registerClient(idp, { name: 'RP', firstParty: true })).config;
     expect((await signUp(idp.url, 'frank', parts.enrollFrames)).status).toBe(303);
   });
 
@@ -111,8 +110,7 @@ describe.skipIf(!process.env.DATABASE_URL)('when PostgreSQL is unreachable', () 
     database = await testDatabase({ url: viaProxy.href });
     parts = await realParts();
     idp = await startIdp(parts.parts, { database });
-    const { clientId, clientSecret } = await idp.app.clients.add({ name: 'RP', redirectUris: [REDIRECT_URI], firstParty: true });
-    config = await discover(idp.url, clientId, clientSecret!);
+    config = (await registerClient(idp, { name: 'RP', firstParty: true })).config;
     expect((await signUp(idp.url, 'grace', parts.enrollFrames)).status).toBe(303);
   });
 
@@ -199,7 +197,6 @@ describe('graceful shutdown of the IdP process', () => {
     try {
       const base = `http://localhost:${port}`;
       await expect.poll(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status, { timeout: 60_000, interval: 250 }).toBe(200);
-      const people = (await import('../support/parts.ts')).people;
       const who = await people();
       const inFlight = signUp(base, 'ivy', who.a.enroll.map((data) => ({ data })));
       await new Promise((resolve) => setTimeout(resolve, 150));

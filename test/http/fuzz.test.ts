@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpClient } from '../support/http-client.ts';
 import { startIdp, type IdpHandle } from '../support/idp.ts';
 import { realParts, type PartsHandle } from '../support/parts.ts';
-import { REDIRECT_URI, authRequest, discover, type InteractionState } from '../support/signin.ts';
+import { authRequest, registerClient, type InteractionState } from '../support/signin.ts';
 
 /**
  * Every public endpoint fed random bytes, huge fields, wrong content types and odd methods
@@ -33,8 +33,7 @@ describe('fuzzed input on every public endpoint', () => {
   beforeAll(async () => {
     parts = await realParts();
     idp = await startIdp({ ...parts.parts, rates: { facePerMinute: 100_000, signupPerHour: 100_000, totpPerMinute: 100_000 } }, { env: { ADMIN_USER: 'operator', ADMIN_PASSWORD: 'correct horse battery' } });
-    const { clientId, clientSecret } = await idp.app.clients.add({ name: 'Fuzz RP', redirectUris: [REDIRECT_URI] });
-    config = await discover(idp.url, clientId, clientSecret!);
+    config = (await registerClient(idp, { name: 'Fuzz RP' })).config;
     for (let i = 0; i < 8; i += 1) {
       const http = new HttpClient(idp.url);
       live.push({ http, state: (await http.follow(await http.get((await authRequest(config)).url.href))).json<InteractionState>() });

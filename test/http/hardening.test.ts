@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpClient } from '../support/http-client.ts';
 import { startIdp, type IdpHandle } from '../support/idp.ts';
 import { realParts, type PartsHandle } from '../support/parts.ts';
-import { REDIRECT_URI, authRequest, discover, type InteractionState } from '../support/signin.ts';
+import { authRequest, registerClient, type InteractionState } from '../support/signin.ts';
 
 /** Web hardening: CSRF, headers, cookie flags, body caps, uniform errors, operator-only pages. */
 describe('web hardening', () => {
@@ -14,8 +14,7 @@ describe('web hardening', () => {
   beforeAll(async () => {
     parts = await realParts();
     idp = await startIdp(parts.parts, { env: { ADMIN_USER: 'operator', ADMIN_PASSWORD: 'correct horse battery', METRICS_TOKEN: 'metrics-token-0123456789' } });
-    const { clientId, clientSecret } = await idp.app.clients.add({ name: 'Hardening RP', redirectUris: [REDIRECT_URI] });
-    config = await discover(idp.url, clientId, clientSecret!);
+    config = (await registerClient(idp, { name: 'Hardening RP' })).config;
   });
 
   afterAll(async () => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HttpClient } from '../support/http-client.ts';
 import { startIdp, type IdpHandle } from '../support/idp.ts';
 import { realParts, type PartsHandle } from '../support/parts.ts';
-import { REDIRECT_URI, authRequest, discover, exchange, signInOverHttp, signUpOverHttp } from '../support/signin.ts';
+import { REDIRECT_URI, authRequest, exchange, registerClient, signInOverHttp, signUpOverHttp } from '../support/signin.ts';
 
 /**
  * OpenID Connect protocol behaviour against the real server on port 0, driven by openid-client
@@ -14,16 +14,14 @@ describe('OpenID Connect protocol', () => {
   let idp: IdpHandle;
   let config: oidc.Configuration;
   let clientId: string;
-  let clientSecret: string;
   const username = 'alice';
 
   beforeAll(async () => {
     parts = await realParts();
     idp = await startIdp(parts.parts);
-    const registered = await idp.app.clients.add({ name: 'Protocol test RP', redirectUris: [REDIRECT_URI], postLogoutRedirectUris: ['https://rp.example/'] });
+    const registered = await registerClient(idp, { name: 'Protocol test RP', postLogoutRedirectUris: ['https://rp.example/'] });
     clientId = registered.clientId;
-    clientSecret = registered.clientSecret!;
-    config = await discover(idp.url, clientId, clientSecret);
+    config = registered.config;
     // Enroll over the contract: POST /signup (multipart fields + frames).
     const response = await signUpOverHttp(idp.url, username, parts.enrollFrames, { name: 'Alice' });
     expect(response.status, response.text).toBe(303);

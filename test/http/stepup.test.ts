@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HttpClient } from '../support/http-client.ts';
 import { startIdp, type IdpHandle } from '../support/idp.ts';
 import { realParts, type PartsHandle } from '../support/parts.ts';
-import { REDIRECT_URI, authRequest, discover, exchange, signInOverHttp, signUpOverHttp } from '../support/signin.ts';
+import { authRequest, exchange, registerClient, signInOverHttp, signUpOverHttp } from '../support/signin.ts';
 
 const FACE = 'urn:faceid-fhe:acr:face';
 const FACE_OTP = 'urn:faceid-fhe:acr:face-otp';
@@ -57,8 +57,7 @@ describe('TOTP second factor and step-up', () => {
     // The custodian process keeps real time; allow the few steps the IdP's clock may be ahead.
     parts = await realParts({ custodianEnv: { CUSTODIAN_CLOCK_SKEW_MS: '300000' } });
     idp = await startIdp(parts.parts);
-    const { clientId, clientSecret } = await idp.app.clients.add({ name: 'Step-up RP', redirectUris: [REDIRECT_URI], firstParty: true });
-    config = await discover(idp.url, clientId, clientSecret!);
+    config = (await registerClient(idp, { name: 'Step-up RP', firstParty: true })).config;
     await enroll('bob'); // face only
     await enroll('carol');
     await addTotp('carol'); // face + TOTP

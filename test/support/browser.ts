@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { makeMjpeg } from './faces.ts';
 
 /**
  * Debian's Chromium driven by playwright-core (Playwright cannot download browsers here). A fake
@@ -18,6 +19,11 @@ export function browserSkipReason(): string | null {
   const reason = 'Chromium not found (install Debian\'s `chromium` or set CHROMIUM_PATH)';
   if (process.env.REQUIRE_BROWSER === '1') throw new Error(`${reason}; REQUIRE_BROWSER=1 makes this a failure`);
   return reason;
+}
+
+/** A fake-camera file that shows each frame for 10 frames, in order (Chromium loops it). Returns the path. */
+export async function fakeCamera(frames: Buffer[], file: string): Promise<string> {
+  return makeMjpeg(frames.flatMap((frame) => Array<Buffer>(10).fill(frame)), file);
 }
 
 export async function launchWithCamera(cameraFile: string): Promise<Browser> {

@@ -134,21 +134,31 @@ export interface DemoFace {
   readonly image: Buffer;
 }
 
-/** Single-face JPEG crops of the demo photos (different people, one face each). */
-export async function demoFaces(): Promise<DemoFace[]> {
+let demoFacesOnce: Promise<DemoFace[]> | undefined;
+
+/**
+ * Single-face JPEG crops of the demo photos (different people, one face each). Made once per
+ * process and shared by every caller: read them, never change them.
+ */
+export function demoFaces(): Promise<DemoFace[]> {
+  demoFacesOnce ??= cropDemoFaces();
+  return demoFacesOnce;
+}
+
+async function cropDemoFaces(): Promise<DemoFace[]> {
   const out: DemoFace[] = [];
   const seen = new Map<number, number>();
   for (const { sample, box } of DEMO_FACE_BOXES) {
     const k = seen.get(sample) ?? 0;
     seen.set(sample, k + 1);
     const [x, y, w, h] = box;
-    const src = sharp(demoPhoto(sample));
-    const meta = await src.metadata();
+    const photo = demoPhoto(sample);
+    const meta = await sharp(photo).metadata();
     const left = Math.max(0, Math.round(x - 0.45 * w));
     const top = Math.max(0, Math.round(y - 0.35 * h));
     const right = Math.min(meta.width!, Math.round(x + 1.45 * w));
     const bottom = Math.min(meta.height!, Math.round(y + 1.35 * h));
-    const image = await sharp(demoPhoto(sample)).extract({ left, top, width: right - left, height: bottom - top }).jpeg({ quality: 92 }).toBuffer();
+    const image = await sharp(photo).extract({ left, top, width: right - left, height: bottom - top }).jpeg({ quality: 92 }).toBuffer();
     out.push({ name: `sample${sample}-face${k}`, image });
   }
   return out;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnCustodian, type SpawnedCustodian } from '../../src/custodian/index.ts';
@@ -37,14 +37,23 @@ export interface People {
   b: Buffer[];
 }
 
-const jpeg = (data: Buffer): Frame => ({ data, type: 'image/jpeg' });
+/** A JPEG frame as the pages upload it. */
+export const jpeg = (data: Buffer): Frame => ({ data, type: 'image/jpeg' });
+
+let peopleOnce: Promise<People> | undefined;
 
 /**
  * Two people as 640x480 webcam-like frames. With FACES_DIR: George W. Bush (enrolled from three photos,
  * verified with others) and Putin, from LFW. Without it (a fresh machine), crops of face-api's demo photos:
  * person A enrolled from the crop at several placements and verified at others, person B another face.
+ * Made once per process and shared by every caller: read the buffers, never change them.
  */
-export async function people(): Promise<People> {
+export function people(): Promise<People> {
+  peopleOnce ??= makePeople();
+  return peopleOnce;
+}
+
+async function makePeople(): Promise<People> {
   if (facesDir()) {
     return {
       source: 'faces-dir',
@@ -106,6 +115,7 @@ export async function realParts(options: { custodianEnv?: Record<string, string>
       custodian.client.close();
       await handle.custodian.stop();
       await face.close();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
   return handle;

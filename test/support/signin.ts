@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
 import { expect } from 'vitest';
 import { HttpClient, type Response } from './http-client.ts';
+import type { IdpHandle } from './idp.ts';
 
 export const REDIRECT_URI = 'https://rp.example/callback';
 
@@ -11,6 +12,12 @@ export interface Frame {
 
 export async function discover(issuer: string, clientId: string, clientSecret: string): Promise<oidc.Configuration> {
   return oidc.discovery(new URL(issuer), clientId, clientSecret, undefined, { execute: [oidc.allowInsecureRequests] });
+}
+
+/** Registers a client with a secret that redirects to REDIRECT_URI, and discovers the IdP as that client. */
+export async function registerClient(idp: Pick<IdpHandle, 'url' | 'app'>, client: Omit<Parameters<IdpHandle['app']['clients']['add']>[0], 'redirectUris'>): Promise<{ config: oidc.Configuration; clientId: string }> {
+  const { clientId, clientSecret } = await idp.app.clients.add({ ...client, redirectUris: [REDIRECT_URI] });
+  return { config: await discover(idp.url, clientId, clientSecret!), clientId };
 }
 
 export interface AuthRequest {

@@ -8,7 +8,7 @@ import { createCustodianClient, spawnCustodian, type SpawnedCustodian } from '..
 import { FrameReader, KIND_REQUEST, decodeFrame, encodeFrame, newNonce, type Frame } from '../../../src/custodian/protocol.ts';
 import { loadOrCreateKeys, secretKeyPath } from '../../../src/custodian/internal/keystore.ts';
 import { createHeContext, createHeEngine, type HeEngine } from '../../../src/he/index.ts';
-import { isAppError } from '../../../src/shared/index.ts';
+import { errorCode as codeOf } from '../../support/errors.ts';
 import { randomDescriptor } from '../he/helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'faceid-custodian-'));
@@ -44,16 +44,6 @@ afterAll(async () => {
   await custodian?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-const codeOf = async (promise: Promise<unknown>) => {
-  try {
-    await promise;
-    return 'ok';
-  } catch (error) {
-    if (isAppError(error)) return error.code;
-    throw error;
-  }
-};
 
 let subjectCounter = 0;
 const freshSubject = () => `subject-${process.pid}-${(subjectCounter += 1)}`;

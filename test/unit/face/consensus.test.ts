@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { combineFrames, distance, elementwiseMedian, type FrameOutcome } from '../../../src/face/consensus.ts';
 import { chipTransform, fitSimilarity, type Point } from '../../../src/face/align.ts';
-import { isAppError } from '../../../src/shared/index.ts';
+import { errorCode } from '../../support/errors.ts';
 
 const unit = (v: number[]) => {
   const n = Math.hypot(...v);
@@ -15,15 +15,6 @@ const jitter = (base: Float32Array, seed: number, amount: number) => {
 };
 const ok = (descriptor: Float32Array): FrameOutcome => ({ ok: true, descriptor });
 const options = { agreeDistance: 0.4, minFrames: 3, normalise: true };
-const codeOf = (fn: () => unknown) => {
-  try {
-    fn();
-  } catch (error) {
-    if (isAppError(error)) return error.code;
-    throw error;
-  }
-  return 'none';
-};
 
 describe('combineFrames (enroll/probe consistency rule)', () => {
   const alice = unit(Array.from({ length: 128 }, (_, i) => Math.sin(i + 1)));
@@ -46,16 +37,16 @@ describe('combineFrames (enroll/probe consistency rule)', () => {
 
   it('refuses with frames_disagree when too few frames agree', () => {
     const frames = [ok(jitter(alice, 1, 0.05)), ok(jitter(alice, 2, 0.05)), ok(bob)];
-    expect(codeOf(() => combineFrames(frames, options))).toBe('frames_disagree');
+    expect(errorCode(() => combineFrames(frames, options))).toBe('frames_disagree');
     // Two people half and half: no majority, whatever the minimum.
     const split = [ok(alice), ok(jitter(alice, 5, 0.05)), ok(bob), ok(jitter(bob, 6, 0.05))];
-    expect(codeOf(() => combineFrames(split, { ...options, minFrames: 1 }))).toBe('frames_disagree');
+    expect(errorCode(() => combineFrames(split, { ...options, minFrames: 1 }))).toBe('frames_disagree');
   });
 
   it('reports the most frequent refusal when too few frames hold a usable face', () => {
     const frames: FrameOutcome[] = [ok(alice), { ok: false, code: 'face_too_small' }, { ok: false, code: 'face_too_small' }, { ok: false, code: 'no_face' }];
-    expect(codeOf(() => combineFrames(frames, options))).toBe('face_too_small');
-    expect(codeOf(() => combineFrames([{ ok: false, code: 'multiple_faces' }], { ...options, minFrames: 1 }))).toBe('multiple_faces');
+    expect(errorCode(() => combineFrames(frames, options))).toBe('face_too_small');
+    expect(errorCode(() => combineFrames([{ ok: false, code: 'multiple_faces' }], { ...options, minFrames: 1 }))).toBe('multiple_faces');
   });
 
   it('a single probe frame is its own consensus', () => {

@@ -1,7 +1,9 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFaceEngine, DEFAULT_MATCH_THRESHOLD, DESCRIPTOR_DIMENSION, FACE_MODEL_VERSION, type FaceEngine } from '../../../src/face/index.ts';
+import { distance } from '../../../src/face/consensus.ts';
 import { isAppError } from '../../../src/shared/index.ts';
+import { errorCode } from '../../support/errors.ts';
 import { demoBackground, demoFaces, demoPhoto, webcamFrame, type DemoFace } from '../../support/faces.ts';
 
 // The real face path on a fresh machine: models from node_modules, faces cropped from the group
@@ -11,16 +13,6 @@ import { demoBackground, demoFaces, demoPhoto, webcamFrame, type DemoFace } from
 let engine: FaceEngine;
 let faces: DemoFace[];
 
-const dist = (a: Float32Array, b: Float32Array) => Math.sqrt(a.reduce((s, x, i) => s + (x - b[i]!) ** 2, 0));
-const codeOf = async (p: Promise<unknown>) => {
-  try {
-    await p;
-    return 'accepted';
-  } catch (error) {
-    if (!isAppError(error)) throw error;
-    return error.code;
-  }
-};
 
 beforeAll(async () => {
   [engine, faces] = await Promise.all([createFaceEngine({ workers: 1 }), demoFaces()]);
@@ -45,34 +37,34 @@ describe('face engine on the demo photos', () => {
     for (const face of faces) descriptors.push(await engine.describe(face.image));
     for (let i = 0; i < descriptors.length; i += 1) {
       for (let j = i + 1; j < descriptors.length; j += 1) {
-        expect(dist(descriptors[i]!, descriptors[j]!), `${faces[i]!.name} vs ${faces[j]!.name}`).toBeGreaterThan(DEFAULT_MATCH_THRESHOLD);
+        expect(distance(descriptors[i]!, descriptors[j]!), `${faces[i]!.name} vs ${faces[j]!.name}`).toBeGreaterThan(DEFAULT_MATCH_THRESHOLD);
       }
     }
     const frame = await webcamFrame(faces[1]!.image, { height: 400, centerX: 280, mirror: true });
     expect(await sharp(frame).metadata()).toMatchObject({ format: 'jpeg', width: 640, height: 480 });
-    expect(dist(await engine.describe(frame), descriptors[1]!)).toBeLessThan(DEFAULT_MATCH_THRESHOLD);
+    expect(distance(await engine.describe(frame), descriptors[1]!)).toBeLessThan(DEFAULT_MATCH_THRESHOLD);
   });
 
   it('refuses a frame without a face', async () => {
-    expect(await codeOf(engine.describe(await demoBackground()))).toBe('no_face');
+    expect(await errorCode(engine.describe(await demoBackground()))).toBe('no_face');
     const grey = await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 120, g: 120, b: 120 } } }).jpeg().toBuffer();
-    expect(await codeOf(engine.describe(grey))).toBe('no_face');
+    expect(await errorCode(engine.describe(grey))).toBe('no_face');
     const noise = Buffer.from(Array.from({ length: 640 * 480 * 3 }, (_, i) => (i * 2654435761) % 256));
-    expect(await codeOf(engine.describe(await sharp(noise, { raw: { width: 640, height: 480, channels: 3 } }).png().toBuffer()))).toBe('no_face');
+    expect(await errorCode(engine.describe(await sharp(noise, { raw: { width: 640, height: 480, channels: 3 } }).png().toBuffer()))).toBe('no_face');
   });
 
   it('refuses group photos (multiple_faces)', async () => {
-    for (const n of [1, 2, 3, 4, 5, 6]) expect(await codeOf(engine.describe(demoPhoto(n))), `sample${n}`).toBe('multiple_faces');
+    for (const n of [1, 2, 3, 4, 5, 6]) expect(await errorCode(engine.describe(demoPhoto(n))), `sample${n}`).toBe('multiple_faces');
   });
 
   it('refuses a face too far from the camera (face_too_small)', async () => {
     const far = await webcamFrame(faces[0]!.image, { height: 120 });
-    expect(await codeOf(engine.describe(far))).toBe('face_too_small');
+    expect(await errorCode(engine.describe(far))).toBe('face_too_small');
   });
 
   it('refuses malformed frames before they reach a worker', async () => {
-    expect(await codeOf(engine.describe(Buffer.from('not an image')))).toBe('bad_image');
-    expect(await codeOf(engine.probe([]))).toBe('bad_frame_count');
+    expect(await errorCode(engine.describe(Buffer.from('not an image')))).toBe('bad_image');
+    expect(await errorCode(engine.probe([]))).toBe('bad_frame_count');
   });
 
   it('enroll drops a frame of someone else, and refuses when too few frames agree', async () => {
@@ -84,12 +76,12 @@ describe('face engine on the demo photos', () => {
     const bob = await webcamFrame(faces[5]!.image, { height: 420 });
     const template = await engine.enroll([...alice, bob]);
     expect(Math.hypot(...template)).toBeCloseTo(1, 5);
-    expect(dist(template, await engine.describe(alice[0]!))).toBeLessThan(DEFAULT_MATCH_THRESHOLD);
-    expect(dist(template, await engine.describe(bob))).toBeGreaterThan(DEFAULT_MATCH_THRESHOLD);
-    expect(await codeOf(engine.enroll([alice[0]!, alice[1]!, bob]))).toBe('frames_disagree');
-    expect(await codeOf(engine.probe([alice[0]!, bob]))).toBe('frames_disagree');
+    expect(distance(template, await engine.describe(alice[0]!))).toBeLessThan(DEFAULT_MATCH_THRESHOLD);
+    expect(distance(template, await engine.describe(bob))).toBeGreaterThan(DEFAULT_MATCH_THRESHOLD);
+    expect(await errorCode(engine.enroll([alice[0]!, alice[1]!, bob]))).toBe('frames_disagree');
+    expect(await errorCode(engine.probe([alice[0]!, bob]))).toBe('frames_disagree');
     const probe = await engine.probe([alice[1]!, alice[2]!]);
-    expect(dist(template, probe)).toBeLessThan(DEFAULT_MATCH_THRESHOLD);
+    expect(distance(template, probe)).toBeLessThan(DEFAULT_MATCH_THRESHOLD);
   });
 
   it('does not detach or alter the caller\'s buffers', async () => {

@@ -1,22 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFaceEngine, DEFAULT_MATCH_THRESHOLD, type FaceEngine } from '../../../src/face/index.ts';
-import { isAppError } from '../../../src/shared/index.ts';
+import { distance } from '../../../src/face/consensus.ts';
+import { errorCode } from '../../support/errors.ts';
 import { facesRequirement, loadFace, webcamFrame } from '../../support/faces.ts';
 
 // Real photos from FACES_DIR (LFW and face_recognition fixtures). Skipped, with the reason
 // printed, when the directory is missing; REQUIRE_FACES=1 makes that a failure.
 const faces = facesRequirement();
 
-const dist = (a: Float32Array, b: Float32Array) => Math.sqrt(a.reduce((s, x, i) => s + (x - b[i]!) ** 2, 0));
-const codeOf = async (p: Promise<unknown>) => {
-  try {
-    await p;
-    return 'accepted';
-  } catch (error) {
-    if (!isAppError(error)) throw error;
-    return error.code;
-  }
-};
 
 describe.skipIf(!faces.available)(`face engine on real photos${faces.available ? '' : ` (skipped: ${faces.reason})`}`, () => {
   let engine: FaceEngine;
@@ -35,21 +26,21 @@ describe.skipIf(!faces.available)(`face engine on real photos${faces.available ?
       engine.describe(loadFace('kit_harington', 1)),
       engine.describe(loadFace('rose_leslie', 1)),
     ]);
-    expect(dist(obama1, obama2)).toBeLessThan(DEFAULT_MATCH_THRESHOLD);
-    for (const other of [biden, kit, rose]) expect(dist(obama1, other)).toBeGreaterThan(DEFAULT_MATCH_THRESHOLD);
-    expect(dist(kit, rose)).toBeGreaterThan(DEFAULT_MATCH_THRESHOLD);
+    expect(distance(obama1, obama2)).toBeLessThan(DEFAULT_MATCH_THRESHOLD);
+    for (const other of [biden, kit, rose]) expect(distance(obama1, other)).toBeGreaterThan(DEFAULT_MATCH_THRESHOLD);
+    expect(distance(kit, rose)).toBeGreaterThan(DEFAULT_MATCH_THRESHOLD);
   });
 
   it('matches LFW photos of one person and separates an LFW impostor pair', async () => {
     const a = await engine.describe(loadFace('George_W_Bush', 1));
     const b = await engine.describe(loadFace('George_W_Bush', 2));
     const c = await engine.describe(loadFace('Abel_Pacheco', 1));
-    expect(dist(a, b)).toBeLessThan(DEFAULT_MATCH_THRESHOLD);
-    expect(dist(a, c)).toBeGreaterThan(DEFAULT_MATCH_THRESHOLD);
+    expect(distance(a, b)).toBeLessThan(DEFAULT_MATCH_THRESHOLD);
+    expect(distance(a, c)).toBeGreaterThan(DEFAULT_MATCH_THRESHOLD);
   });
 
   it('refuses the group photos (multiple_faces)', async () => {
-    for (const n of [1, 2, 3]) expect(await codeOf(engine.describe(loadFace('_multiple_faces', n))), `_multiple_faces/${n}`).toBe('multiple_faces');
+    for (const n of [1, 2, 3]) expect(await errorCode(engine.describe(loadFace('_multiple_faces', n))), `_multiple_faces/${n}`).toBe('multiple_faces');
   });
 
   it('enrolls from webcam-like frames and verifies a later frame; a frame of someone else is dropped', async () => {
@@ -59,8 +50,8 @@ describe.skipIf(!faces.available)(`face engine on real photos${faces.available ?
     const intruder = await webcamFrame(loadFace('biden', 1), { height: 700 });
     const template = await engine.enroll([...frames, intruder]);
     const probe = await engine.probe([await webcamFrame(loadFace('obama', 4), { height: 560 })]);
-    expect(dist(template, probe)).toBeLessThan(DEFAULT_MATCH_THRESHOLD);
+    expect(distance(template, probe)).toBeLessThan(DEFAULT_MATCH_THRESHOLD);
     const stranger = await engine.probe([await webcamFrame(loadFace('kit_harington', 1), { height: 560 })]);
-    expect(dist(template, stranger)).toBeGreaterThan(DEFAULT_MATCH_THRESHOLD);
+    expect(distance(template, stranger)).toBeGreaterThan(DEFAULT_MATCH_THRESHOLD);
   });
 });

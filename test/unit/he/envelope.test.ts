@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHeEngine, isWasmTrap } from '../../../src/he/index.ts';
 import { isAppError } from '../../../src/shared/index.ts';
+import { errorCode } from '../../support/errors.ts';
 import { createTestKeys, randomDescriptor, type TestKeys } from './helpers.ts';
 
 let keys: TestKeys;
@@ -22,23 +23,13 @@ const withVersion = (envelope: Uint8Array, version: string) => {
   return Uint8Array.from(Buffer.concat([Buffer.from(envelope.subarray(0, 4)), Buffer.from([v.length]), v, Buffer.from(envelope.subarray(5 + oldLength))]));
 };
 
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (error) {
-    if (isAppError(error)) return error.code;
-    throw error;
-  }
-  return 'ok';
-};
-
 describe('ciphertext envelopes', () => {
   it('carry the parameter version and role; refuse other versions and roles', () => {
     expect(Buffer.from(template.subarray(0, 3)).toString()).toBe('FHE');
-    expect(codeOf(() => keys.engine.matchAndBlind(withVersion(template, 'bgv-2048-v2'), probe, 0.5))).toBe('he_params_mismatch');
-    expect(codeOf(() => keys.engine.matchAndBlind(blinded, probe, 0.5))).toBe('he_bad_ciphertext');
-    expect(codeOf(() => keys.judge.judge(template))).toBe('he_bad_ciphertext');
-    expect(codeOf(() => keys.judge.judge(withVersion(blinded, 'ckks-8192-v1')))).toBe('he_params_mismatch');
+    expect(errorCode(() => keys.engine.matchAndBlind(withVersion(template, 'bgv-2048-v2'), probe, 0.5))).toBe('he_params_mismatch');
+    expect(errorCode(() => keys.engine.matchAndBlind(blinded, probe, 0.5))).toBe('he_bad_ciphertext');
+    expect(errorCode(() => keys.judge.judge(template))).toBe('he_bad_ciphertext');
+    expect(errorCode(() => keys.judge.judge(withVersion(blinded, 'ckks-8192-v1')))).toBe('he_params_mismatch');
     expect(keys.judge.judge(blinded)).toBe(true);
   });
 
@@ -52,7 +43,7 @@ describe('ciphertext envelopes', () => {
       // Header (magic, kind, version, key id) intact, the SEAL body garbage.
       Uint8Array.from(Buffer.concat([Buffer.from(blinded.subarray(0, 32)), Buffer.alloc(blinded.length - 32, 0xff)])),
     ];
-    for (const bytes of cases) expect(codeOf(() => keys.judge.judge(bytes))).toBe('he_bad_ciphertext');
+    for (const bytes of cases) expect(errorCode(() => keys.judge.judge(bytes))).toBe('he_bad_ciphertext');
   });
 
   it('never crash or leak a non-typed error on corrupted ciphertexts (byte flips)', () => {
@@ -77,7 +68,7 @@ describe('ciphertext envelopes', () => {
     await expect(createHeEngine({ publicKey: keys.publicKey, keyId: keys.keyId, params: 'nope' })).rejects.toMatchObject({ code: 'he_params_unknown' });
     const engine = await createHeEngine({ publicKey: keys.publicKey, keyId: keys.keyId });
     engine.close();
-    expect(codeOf(() => engine.encryptTemplate(probe))).toBe('he_closed');
+    expect(errorCode(() => engine.encryptTemplate(probe))).toBe('he_closed');
   });
 });
 
@@ -90,8 +81,8 @@ describe('key ids', () => {
       const template = first.engine.encryptTemplate(face);
       // The same person's face: under the right key a match, under another key refused.
       expect(first.judge.judge(first.engine.matchAndBlind(template, face, 0.5))).toBe(true);
-      expect(codeOf(() => second.engine.matchAndBlind(template, face, 0.5))).toBe('he_key_mismatch');
-      expect(codeOf(() => second.judge.judge(first.engine.matchAndBlind(template, face, 0.5)))).toBe('he_key_mismatch');
+      expect(errorCode(() => second.engine.matchAndBlind(template, face, 0.5))).toBe('he_key_mismatch');
+      expect(errorCode(() => second.judge.judge(first.engine.matchAndBlind(template, face, 0.5)))).toBe('he_key_mismatch');
     } finally {
       first.close();
       second.close();
