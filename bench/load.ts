@@ -69,7 +69,8 @@ export async function runLoadBench(options: LoadOptions = {}): Promise<{ tables:
     source = who.source;
     const genuine = who.a.verify.map(jpeg);
     const impostor = who.b.map(jpeg);
-    const users = Array.from({ length: Math.max(...levels) }, (_, i) => `load-${String(i + 1).padStart(2, '0')}`);
+    // At least two accounts: the warm-up runs at concurrency 2 whatever the levels are.
+    const users = Array.from({ length: Math.max(2, ...levels) }, (_, i) => `load-${String(i + 1).padStart(2, '0')}`);
     log(`load: IdP pid ${idp.pid} on ${idp.database}; faces from ${source}; enrolling ${users.length} accounts with person A's face ...`);
     await enrollAll(idp.url, users, who.a.enroll.map(jpeg));
     const subs = await idp.accountIds(users);
