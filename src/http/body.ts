@@ -4,7 +4,9 @@ import { AppError } from '../shared/index.ts';
 
 /**
  * Request bodies, parsed with caps before anything else looks at them. Every route states its
- * own limits; the defaults are small.
+ * own limits; the defaults are small. Every stream involved (the request, the multipart parser,
+ * each file part) has an error path: a truncated, aborted or malformed body is a 400, never an
+ * unhandled 'error' event (which would take the process down).
  */
 
 export interface FormLimits {
@@ -15,16 +17,40 @@ function contentType(ctx: Context): string {
   return (ctx.get('content-type').split(';')[0] ?? '').trim().toLowerCase();
 }
 
+const interrupted = (cause?: unknown) => new AppError('upload_interrupted', 'The upload was interrupted or is incomplete. Please try again.', { status: 400, cause });
+
+/**
+ * After a refusal in the middle of an upload the rest of the body is not read: the response asks
+ * the client to close the connection (RFC 9112, 9.6), so a large upload cannot keep it busy.
+ */
+function stopReading(ctx: Context): void {
+  ctx.set('Connection', 'close');
+  ctx.req.unpipe();
+  ctx.req.pause();
+}
+
 async function readCapped(ctx: Context, maxBytes: number): Promise<Buffer> {
   const declared = Number(ctx.get('content-length') || 0);
-  if (declared > maxBytes) throw new AppError('body_too_large', 'The request is too large.', { status: 413 });
+  if (declared > maxBytes) {
+    stopReading(ctx);
+    throw new AppError('body_too_large', 'The request is too large.', { status: 413 });
+  }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of ctx.req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) throw new AppError('body_too_large', 'The request is too large.', { status: 413 });
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of ctx.req) {
+      size += (chunk as Buffer).length;
+      if (size > maxBytes) {
+        stopReading(ctx);
+        throw new AppError('body_too_large', 'The request is too large.', { status: 413 });
+      }
+      chunks.push(chunk as Buffer);
+    }
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    throw interrupted(error);
   }
+  if (!ctx.req.complete) throw interrupted();
   return Buffer.concat(chunks);
 }
 
@@ -52,6 +78,15 @@ export interface MultipartLimits {
   allowedTypes: readonly string[];
 }
 
+/**
+ * A check on the first part of the body, run as soon as that part has arrived and before any file
+ * is read (the CSRF token: a forged upload is refused after a few hundred bytes, not after 32 MB).
+ */
+export interface FirstFieldGate {
+  name: string;
+  check(value: string): void;
+}
+
 interface UploadedFile {
   mimeType: string;
   data: Buffer;
@@ -70,13 +105,17 @@ export function frameUploadLimits(frames: Pick<MultipartLimits, 'maxFiles' | 'ma
   return { fileField: 'frame', maxFiles: frames.maxFiles, maxFileBytes: frames.maxFileBytes, maxFields, maxFieldBytes: 1024, allowedTypes: ['image/jpeg', 'image/png'] };
 }
 
-/** multipart/form-data with per-file, per-field and count caps (busboy stops reading at a cap). */
-export function parseMultipart(ctx: Context, limits: MultipartLimits): Promise<MultipartBody> {
+/**
+ * multipart/form-data with per-file, per-field and count caps. The first refusal settles the
+ * promise at once and stops reading: nothing more of the body is buffered.
+ */
+export function parseMultipart(ctx: Context, limits: MultipartLimits, gate?: FirstFieldGate): Promise<MultipartBody> {
   if (contentType(ctx) !== 'multipart/form-data') {
     return Promise.reject(new AppError('unsupported_media_type', 'Send frames as multipart/form-data.', { status: 415 }));
   }
   const maxTotal = limits.maxFiles * limits.maxFileBytes + limits.maxFields * limits.maxFieldBytes + 64 * 1024;
   if (Number(ctx.get('content-length') || 0) > maxTotal) {
+    stopReading(ctx);
     return Promise.reject(new AppError('body_too_large', 'The request is too large.', { status: 413 }));
   }
 
@@ -100,37 +139,79 @@ export function parseMultipart(ctx: Context, limits: MultipartLimits): Promise<M
     }
     const fields: Record<string, string> = {};
     const files: UploadedFile[] = [];
-    let failure: AppError | undefined;
+    let settled = false;
+    let gateOpen = gate === undefined;
+
     const fail = (error: AppError) => {
-      if (!failure) failure = error;
+      if (settled) return;
+      settled = true;
+      stopReading(ctx);
+      // Whatever busboy still emits after this goes nowhere.
+      parser.removeAllListeners('file');
+      parser.removeAllListeners('field');
+      parser.on('error', () => undefined);
+      reject(error);
     };
 
     parser.on('field', (name, value, info) => {
+      if (settled) return;
+      if (!gateOpen) {
+        if (name !== gate!.name) return fail(new AppError('csrf_invalid', 'This form has expired or was not sent from our page. Please go back and try again.', { status: 403 }));
+        try {
+          gate!.check(value);
+        } catch (error) {
+          return fail(error instanceof AppError ? error : new AppError('bad_request', 'The form was refused.', { status: 400, cause: error }));
+        }
+        gateOpen = true;
+      }
       if (info.valueTruncated) fail(new AppError('field_too_large', `The field "${name}" is too long.`, { status: 413 }));
       else if (Object.hasOwn(fields, name)) fail(new AppError('bad_request', `The field "${name}" was sent twice.`, { status: 400 }));
       else fields[name] = value;
     });
     parser.on('file', (name, stream, info) => {
-      const chunks: Buffer[] = [];
-      if (name !== limits.fileField) {
-        fail(new AppError('bad_request', `Unexpected file field "${name}".`, { status: 400 }));
-      } else if (!limits.allowedTypes.includes(info.mimeType.toLowerCase())) {
-        fail(new AppError('unsupported_media_type', `Frames must be ${limits.allowedTypes.join(' or ')}.`, { status: 415 }));
+      // Every file stream is drained or destroyed, and its errors (a body that ends inside the
+      // part: "Unexpected end of form") are handled here, never left unhandled.
+      stream.on('error', (cause: unknown) => fail(interrupted(cause)));
+      if (settled) {
+        stream.resume();
+        return;
       }
+      if (!gateOpen) {
+        stream.resume();
+        return fail(new AppError('csrf_invalid', 'This form has expired or was not sent from our page. Please go back and try again.', { status: 403 }));
+      }
+      if (name !== limits.fileField) {
+        stream.resume();
+        return fail(new AppError('bad_request', `Unexpected file field "${name}".`, { status: 400 }));
+      }
+      if (!limits.allowedTypes.includes(info.mimeType.toLowerCase())) {
+        stream.resume();
+        return fail(new AppError('unsupported_media_type', `Frames must be ${limits.allowedTypes.join(' or ')}.`, { status: 415 }));
+      }
+      const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => {
-        if (!failure) chunks.push(chunk);
+        if (!settled) chunks.push(chunk);
       });
       stream.on('limit', () => fail(new AppError('image_too_large', 'An image is too large.', { status: 413 })));
-      stream.on('close', () => {
-        if (!failure) files.push({ mimeType: info.mimeType.toLowerCase(), data: Buffer.concat(chunks) });
+      stream.on('end', () => {
+        if (!settled && !stream.truncated) files.push({ mimeType: info.mimeType.toLowerCase(), data: Buffer.concat(chunks) });
       });
     });
     parser.on('filesLimit', () => fail(new AppError('too_many_frames', `Send at most ${limits.maxFiles} frames.`, { status: 413 })));
     parser.on('fieldsLimit', () => fail(new AppError('too_many_fields', 'Too many form fields.', { status: 413 })));
     parser.on('partsLimit', () => fail(new AppError('too_many_fields', 'Too many parts.', { status: 413 })));
-    parser.on('error', (cause: unknown) => reject(failure ?? new AppError('bad_request', 'The multipart body is malformed.', { status: 400, cause })));
-    parser.on('close', () => (failure ? reject(failure) : resolve({ fields, files })));
-    ctx.req.on('aborted', () => reject(new AppError('bad_request', 'The upload was interrupted.', { status: 400 })));
+    parser.on('error', (cause: unknown) => fail(interrupted(cause)));
+    parser.on('close', () => {
+      if (settled) return;
+      if (!gateOpen) return fail(new AppError('csrf_invalid', 'This form has expired or was not sent from our page. Please go back and try again.', { status: 403 }));
+      settled = true;
+      resolve({ fields, files });
+    });
+    ctx.req.on('aborted', () => fail(interrupted()));
+    ctx.req.on('error', (cause: unknown) => fail(interrupted(cause)));
+    ctx.req.on('close', () => {
+      if (!ctx.req.complete) fail(interrupted());
+    });
     ctx.req.pipe(parser);
   });
 }

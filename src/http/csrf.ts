@@ -49,9 +49,11 @@ export async function parseCheckedForm(ctx: Context, csrf: Csrf, limits?: FormLi
   return fields;
 }
 
-/** The same for the camera forms (multipart/form-data, the token in a text field). */
+/**
+ * The same for the camera forms (multipart/form-data). The token must be the first part (our
+ * pages put it first) and is checked as soon as it arrives: a forged upload is refused before any
+ * frame is buffered.
+ */
 export async function parseCheckedMultipart(ctx: Context, csrf: Csrf, limits: MultipartLimits): Promise<MultipartBody> {
-  const body = await parseMultipart(ctx, limits);
-  csrf.verify(ctx, body.fields.csrf);
-  return body;
+  return parseMultipart(ctx, limits, { name: 'csrf', check: (value) => csrf.verify(ctx, value) });
 }
