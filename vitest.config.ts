@@ -8,6 +8,9 @@ export default defineConfig({
     hookTimeout: 180_000,
     // Files that load face models or start browsers are heavy; two at a time matches the 2 cores.
     maxWorkers: 2,
+    // node:sqlite (the custodian's registry, opened in-process by some tests) is stable enough
+    // for us but prints an ExperimentalWarning on Node 22.
+    execArgv: ['--disable-warning=ExperimentalWarning'],
     reporters: ['default'],
   },
 });

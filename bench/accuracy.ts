@@ -27,6 +27,9 @@ import { createFaceAnalyser, DEFAULT_CONSENSUS_LIMITS, DEFAULT_DETECTION_LIMITS,
 import { isFaceErrorCode } from '../src/face/errors.ts';
 import { DEFAULT_MATCH_THRESHOLD } from '../src/face/index.ts';
 import { pipelineKey, type PipelineConfig } from '../src/face/pipeline.ts';
+import { spawnCustodian, type SpawnedCustodian } from '../src/custodian/index.ts';
+import { createHeEngine, DEFAULT_HE_PARAMS, plainDecision, quantisationMargin, quantise } from '../src/he/index.ts';
+import { enrollAt, judgeAt } from '../test/support/custodian.ts';
 import { formatTable, median, percentile } from './lib/table.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -323,14 +326,6 @@ interface EncryptedResult {
 
 /** Float vs quantised decisions (what the encrypted path decides) on every given pair. */
 async function quantisedDecisions(genuine: [Float32Array, Float32Array][], impostors: [Float32Array, Float32Array][], threshold: number): Promise<EncryptedResult['quantised']> {
-  let he: { plainDecision?: (t: Float32Array, p: Float32Array, th: number) => boolean; quantise?: (d: Float32Array) => Int32Array; DEFAULT_HE_PARAMS?: { scale: number } };
-  try {
-    he = (await import('../src/he/index.ts')) as typeof he;
-  } catch {
-    return undefined;
-  }
-  const { plainDecision, quantise, DEFAULT_HE_PARAMS } = he;
-  if (!plainDecision) return undefined;
   let shift = 0, n = 0;
   const count = (pairs: [Float32Array, Float32Array][], accept: boolean) => {
     let f = 0, q = 0;
@@ -338,7 +333,7 @@ async function quantisedDecisions(genuine: [Float32Array, Float32Array][], impos
       const d = distance(a, b);
       if ((d < threshold) === accept) f += 1;
       if (plainDecision(a, b, threshold) === accept) q += 1;
-      if (quantise && DEFAULT_HE_PARAMS && n < 20_000) {
+      if (n < 20_000) {
         const qa = quantise(a), qb = quantise(b);
         let sq = 0;
         for (let i = 0; i < qa.length; i += 1) sq += (qa[i]! - qb[i]!) ** 2;
@@ -354,43 +349,27 @@ async function quantisedDecisions(genuine: [Float32Array, Float32Array][], impos
 }
 
 async function encryptedPath(pairs: { a: Float32Array; b: Float32Array; d: number }[], threshold: number, band: number): Promise<EncryptedResult> {
-  let he: Record<string, unknown>, custodian: Record<string, unknown>;
-  try {
-    he = (await import('../src/he/index.ts')) as Record<string, unknown>;
-    custodian = (await import('../src/custodian/index.ts')) as Record<string, unknown>;
-  } catch (error) {
-    return { status: 'skipped', reason: `src/he or src/custodian not loadable: ${(error as Error).message}` };
-  }
-  const { createHeEngine, plainDecision, quantisationMargin } = he as {
-    createHeEngine?: (o: { publicKey: Uint8Array; params?: string; [more: string]: unknown }) => Promise<{ encryptTemplate(d: Float32Array): Uint8Array; matchAndBlind(t: Uint8Array, p: Float32Array, th: number): Uint8Array; close(): void }>;
-    plainDecision?: (t: Float32Array, p: Float32Array, th: number) => boolean;
-    quantisationMargin?: (th: number) => number;
-  };
-  const { spawnCustodian } = custodian as {
-    spawnCustodian?: (o: Record<string, unknown>) => Promise<{ client: { publicKey(): Promise<{ paramsVersion: string; publicKey: Uint8Array; [more: string]: unknown }>; issueTicket(s: string): Promise<string>; judge(t: string, b: Uint8Array): Promise<string> }; stop(): Promise<void> }>;
-  };
-  if (!createHeEngine || !plainDecision || !spawnCustodian) return { status: 'skipped', reason: 'src/he / src/custodian do not export createHeEngine, plainDecision and spawnCustodian yet' };
   const keyDir = await mkdtemp(path.join(os.tmpdir(), 'faceid-bench-custodian-'));
-  let spawned: Awaited<ReturnType<typeof spawnCustodian>> | undefined;
+  let spawned: SpawnedCustodian | undefined;
   try {
     spawned = await spawnCustodian({
       keyDir,
       sharedSecret: randomBytes(32).toString('base64url'),
       demo: true,
-      env: { CUSTODIAN_RATE_SUBJECT_PER_MINUTE: '10000', CUSTODIAN_RATE_SUBJECT_PER_HOUR: '100000', CUSTODIAN_RATE_GLOBAL_PER_MINUTE: '1000000', CUSTODIAN_LOG_LEVEL: 'silent' },
+      env: {
+        CUSTODIAN_BUDGET_SUBJECT_PER_HOUR: '100000', CUSTODIAN_BUDGET_SUBJECT_PER_DAY: '1000000', CUSTODIAN_RATE_GLOBAL_PER_MINUTE: '1000000',
+        CUSTODIAN_REGISTRATIONS_PER_HOUR: '1000000', CUSTODIAN_REGISTRATIONS_PER_DAY: '1000000', CUSTODIAN_LOG_LEVEL: 'silent',
+      },
     });
-    // Whatever the custodian publishes (public key, parameter set, key id) goes to the HE engine.
-    const published = await spawned.client.publicKey();
-    const engine = await createHeEngine({ ...published, params: published.paramsVersion });
+    const engine = await createHeEngine();
     let heVsPlain = 0, heVsFloat = 0, maxGap = 0, near = 0;
     const start = performance.now();
     try {
       for (const [n, { a, b, d }] of pairs.entries()) {
         if (Math.abs(d - threshold) <= band) near += 1;
-        const ciphertext = engine.encryptTemplate(a);
-        const blinded = engine.matchAndBlind(ciphertext, b, threshold);
-        const ticket = await spawned.client.issueTicket(`bench-${n % 1000}`);
-        const match = (await spawned.client.judge(ticket, blinded)) === 'match';
+        // Each pair as the IdP does it: the template enrolled under its own subject's key, then judged.
+        const enrolled = await enrollAt(spawned.client, engine, a, `bench-${n}`);
+        const match = (await judgeAt(spawned.client, engine, enrolled, b, threshold)) === 'match';
         if (match !== plainDecision(a, b, threshold)) heVsPlain += 1;
         if (match !== d < threshold) {
           heVsFloat += 1;
@@ -407,7 +386,7 @@ async function encryptedPath(pairs: { a: Float32Array; b: Float32Array; d: numbe
       heVsPlainQuantised: heVsPlain,
       heVsFloat,
       maxGapOfFloatDisagreement: maxGap,
-      quantisationMargin: quantisationMargin?.(threshold),
+      quantisationMargin: quantisationMargin(threshold),
       msPerDecision: (performance.now() - start) / pairs.length,
     };
   } catch (error) {

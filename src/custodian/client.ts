@@ -22,11 +22,21 @@ export interface CustodianClientOptions {
   clock?: Clock;
 }
 
-export interface CustodianPublicKey {
-  paramsVersion: string;
+/** A public key of one subject's key pair, and that key's id (stamped on its templates and results). */
+export interface SubjectKey {
   publicKey: Uint8Array;
-  /** Identifies the secret key: stamped on templates so that another key's never get judged. */
   keyId: Uint8Array;
+}
+
+export interface Registration extends SubjectKey {
+  paramsVersion: string;
+}
+
+/** A single-use judge ticket, with a fresh public key of the key it is bound to. */
+export interface Ticket {
+  ticket: string;
+  key: SubjectKey;
+  paramsVersion: string;
 }
 
 export interface CustodianHealth {
@@ -34,10 +44,21 @@ export interface CustodianHealth {
   paramsVersion: string;
 }
 
+/**
+ * What the IdP can ask of the custodian (`subject` is a pseudonymous account reference; the
+ * custodian never sees account ids). One bit per judge call, never a value.
+ */
 export interface CustodianClient {
-  publicKey(): Promise<CustodianPublicKey>;
-  /** A single-use ticket for one judge call about `subject` (a pseudonymous account reference). */
-  issueTicket(subject: string): Promise<string>;
+  /** A new key pair for `subject`, pending until `activate`. */
+  register(subject: string): Promise<Registration>;
+  /** Binds the pending key to the template encrypted under it (its SHA-256, base64url); the subject's previous key is destroyed. */
+  activate(subject: string, keyId: Uint8Array, templateHash: string): Promise<void>;
+  /** Destroys the subject's keys; whether it had any. */
+  forget(subject: string): Promise<boolean>;
+  /** A ticket for one judgement of `subject`'s template (refused unless it is the registered one). */
+  ticket(subject: string, templateHash: string): Promise<Ticket>;
+  /** A ticket whose judgement is always no_match: unknown usernames do the same work. */
+  decoy(): Promise<Ticket>;
   judge(ticket: string, blinded: Uint8Array): Promise<Verdict>;
   health(): Promise<CustodianHealth>;
   close(): void;
@@ -54,7 +75,14 @@ interface Pending {
  * custodian reports (stale clock, replay, internal error, an unreadable ciphertext) means "no
  * answer" to the user: 503, a denial, never an acceptance.
  */
-const REMOTE_STATUS: Record<string, number> = { custodian_rate_limited: 429, custodian_ticket_invalid: 403, he_key_mismatch: 409 };
+const REMOTE_STATUS: Record<string, number> = {
+  custodian_rate_limited: 429,
+  custodian_ticket_invalid: 403,
+  custodian_subject_unknown: 403,
+  custodian_template_mismatch: 403,
+  custodian_registration_unknown: 409,
+  he_key_mismatch: 409,
+};
 
 const unavailable = (why: string, cause?: unknown) =>
   new AppError('custodian_unavailable', `The key custodian is unavailable (${why}).`, { status: 503, expose: false, cause });
@@ -153,18 +181,30 @@ export function createCustodianClient(options: CustodianClientOptions): Custodia
   }
 
   const malformed = () => unavailable('malformed response');
+  const keyIdOf = (header: Record<string, unknown>) => {
+    if (typeof header.keyId !== 'string' || !/^[0-9a-f]{32}$/.test(header.keyId)) throw malformed();
+    return new Uint8Array(Buffer.from(header.keyId, 'hex'));
+  };
+  const ticketOf = ({ header, payload }: { header: Record<string, unknown>; payload: Buffer }): Ticket => {
+    if (typeof header.ticket !== 'string' || typeof header.paramsVersion !== 'string' || payload.length === 0) throw malformed();
+    return { ticket: header.ticket, paramsVersion: header.paramsVersion, key: { keyId: keyIdOf(header), publicKey: new Uint8Array(payload) } };
+  };
 
   return {
-    async publicKey() {
-      const { header, payload } = await call('publicKey');
-      if (typeof header.paramsVersion !== 'string' || payload.length === 0 || typeof header.keyId !== 'string' || !/^[0-9a-f]{32}$/.test(header.keyId)) throw malformed();
-      return { paramsVersion: header.paramsVersion, publicKey: new Uint8Array(payload), keyId: new Uint8Array(Buffer.from(header.keyId, 'hex')) };
+    async register(subject) {
+      const { header, payload } = await call('register', { subject });
+      if (typeof header.paramsVersion !== 'string' || payload.length === 0) throw malformed();
+      return { keyId: keyIdOf(header), publicKey: new Uint8Array(payload), paramsVersion: header.paramsVersion };
     },
-    async issueTicket(subject) {
-      const { header } = await call('ticket', { subject });
-      if (typeof header.ticket !== 'string') throw malformed();
-      return header.ticket;
+    async activate(subject, keyId, templateHash) {
+      await call('activate', { subject, keyId: Buffer.from(keyId).toString('hex'), templateHash });
     },
+    async forget(subject) {
+      const { header } = await call('forget', { subject });
+      return header.existed === true;
+    },
+    ticket: async (subject, templateHash) => ticketOf(await call('ticket', { subject, templateHash })),
+    decoy: async () => ticketOf(await call('decoy')),
     async judge(ticket, blinded) {
       const { header } = await call('judge', { ticket }, blinded);
       if (header.verdict !== 'match' && header.verdict !== 'no_match') throw malformed();

@@ -8,7 +8,9 @@ export {
   type CustodianClient,
   type CustodianClientOptions,
   type CustodianHealth,
-  type CustodianPublicKey,
+  type Registration,
+  type SubjectKey,
+  type Ticket,
 } from './client.ts';
 export { spawnCustodian, type SpawnCustodianOptions, type SpawnedCustodian } from './spawn.ts';
 export type { Verdict } from './protocol.ts';

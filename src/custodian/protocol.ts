@@ -11,9 +11,10 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
  *   u64 BE   sender's time, ms since the epoch
  *   u32 BE   J: length of the JSON header
  *   J B      JSON header (UTF-8)
- *              request:  { op: 'health' | 'publicKey' | 'ticket' | 'judge', subject?, ticket? }
+ *              request:  { op: 'health' | 'register' | 'activate' | 'forget' | 'ticket' | 'decoy' | 'judge', subject?, keyId?, templateHash?, ticket? }
  *              response: { ok: true, ... } | { ok: false, code, message }
- *   P B      binary payload, raw bytes (judge: blinded ciphertext; publicKey response: the key)
+ *   P B      binary payload, raw bytes (judge request: blinded ciphertext; register, ticket and
+ *            decoy responses: a public key)
  *   32 B     HMAC-SHA256(shared secret, version byte .. end of payload)
  *
  * The MAC covers the kind, so a response cannot be reflected as a request, and the nonce, so a
@@ -31,7 +32,7 @@ const FIXED_BYTES = 1 + 1 + NONCE_BYTES + 8 + 4;
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;
 const MAX_HEADER_BYTES = 4096;
 
-export type CustodianOp = 'health' | 'publicKey' | 'ticket' | 'judge';
+export type CustodianOp = 'health' | 'register' | 'activate' | 'forget' | 'ticket' | 'decoy' | 'judge';
 export type Verdict = 'match' | 'no_match';
 
 export interface Frame {

@@ -8,6 +8,8 @@ import { startCustodian } from './internal/custodian.ts';
  * spawnCustodian it reports readiness over the IPC channel and exits with its parent.
  */
 async function main(): Promise<void> {
+  // Everything this process creates (registry, audit log, socket) is for its own user only.
+  process.umask(0o077);
   let config;
   try {
     config = loadCustodianConfig(process.env);
@@ -29,11 +31,13 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   if (process.send) {
     process.on('disconnect', () => stop('parent gone'));
-    process.send({ type: 'ready', address: custodian.address, paramsVersion: custodian.paramsVersion });
+    process.send({ type: 'ready', address: custodian.address, metricsAddress: custodian.metricsAddress, paramsVersion: custodian.paramsVersion });
   }
 }
 
 main().catch((error: unknown) => {
+  // A refusal to start (wrong sealing key, store locked...) says why on stderr, for whoever started us.
+  if (isAppError(error)) process.stderr.write(`custodian: ${error.message}\n`);
   const logger = createLogger({ name: 'custodian' });
   logger.fatal({ err: error }, 'custodian failed');
   process.exit(1);

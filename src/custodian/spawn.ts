@@ -18,8 +18,8 @@ export interface SpawnCustodianOptions {
   /** 32 bytes, base64. Without it, `demo` must be true. */
   sealingKey?: string;
   demo?: boolean;
-  /** May a missing key be created (CUSTODIAN_CREATE_KEY)? Default true: this helper starts test and demo custodians. */
-  createKey?: boolean;
+  /** Loopback host:port for the custodian's own /metrics (port 0: any free port). */
+  metricsListen?: string;
   paramsVersion?: string;
   /** Further CUSTODIAN_* settings (rate limits, ticket lifetime, log level). */
   env?: Record<string, string>;
@@ -38,6 +38,8 @@ export interface SpawnedCustodian {
   stop(): Promise<void>;
   /** SIGKILL, as in a crash; the client stays open. */
   kill(): Promise<void>;
+  /** Where the custodian serves /metrics, when asked to. */
+  readonly metricsAddress: { host: string; port: number } | undefined;
 }
 
 const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
@@ -57,17 +59,19 @@ export async function spawnCustodian(options: SpawnCustodianOptions): Promise<Sp
   else env.CUSTODIAN_LISTEN = `${options.host ?? '127.0.0.1'}:${options.port ?? 0}`;
   if (options.sealingKey) env.CUSTODIAN_SEALING_KEY = options.sealingKey;
   if (options.demo) env.CUSTODIAN_DEMO = '1';
-  if (options.createKey !== false) env.CUSTODIAN_CREATE_KEY = '1';
+  if (options.metricsListen) env.CUSTODIAN_METRICS_LISTEN = options.metricsListen;
   if (options.paramsVersion) env.CUSTODIAN_PARAMS = options.paramsVersion;
 
   const inherit = options.stdio === 'inherit';
-  const child = spawn(process.execPath, [SERVER], { env, stdio: ['ignore', inherit ? 'inherit' : 'ignore', 'pipe', 'ipc'] });
+  // node:sqlite (the custodian's registry) prints an ExperimentalWarning on Node 22: not an error.
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', SERVER], { env, stdio: ['ignore', inherit ? 'inherit' : 'ignore', 'pipe', 'ipc'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
     if (inherit) process.stderr.write(chunk);
     stderr = (stderr + chunk.toString('utf8')).slice(-2000);
   });
 
+  let metricsAddress: { host: string; port: number } | undefined;
   const address = await new Promise<{ path: string } | { host: string; port: number }>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -81,9 +85,10 @@ export async function spawnCustodian(options: SpawnCustodianOptions): Promise<Sp
       clearTimeout(timer);
       reject(new AppError('custodian_unavailable', `The custodian exited during start (${signal ?? code}): ${stderr.trim().slice(-500)}`, { status: 503 }));
     });
-    child.on('message', (message: { type?: string; address?: unknown }) => {
+    child.on('message', (message: { type?: string; address?: unknown; metricsAddress?: { host: string; port: number } }) => {
       if (message?.type !== 'ready') return;
       clearTimeout(timer);
+      metricsAddress = message.metricsAddress;
       const bound = message.address;
       resolve(typeof bound === 'string' ? { path: bound } : (bound as { host: string; port: number }));
     });
@@ -108,6 +113,7 @@ export async function spawnCustodian(options: SpawnCustodianOptions): Promise<Sp
   return {
     client,
     pid: child.pid!,
+    metricsAddress,
     async stop() {
       client.close();
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -3,7 +3,7 @@
  * key custodian, src/custodian, owns it). See engine.ts for the protocol and params.ts for the
  * parameter choice.
  */
-export { createHeEngine, type HeEngine, type HeEngineOptions } from './engine.ts';
+export { createHeEngine, type HeEngine, type HeEngineOptions, type HeKey } from './engine.ts';
 export { DEFAULT_HE_PARAMS, HE_PARAM_SETS, getHeParams, type HeParams } from './params.ts';
 export { plainDecision, quantisationMargin, quantise, quantiseThreshold, quantisedDistanceSq } from './quantise.ts';
 // For the key custodian, which decrypts with these same parameters and envelopes.

@@ -5,13 +5,16 @@ import type { Clock } from '../../shared/index.ts';
 /**
  * Append-only audit log of the custodian (JSON lines, mode 0600): time, operation, a keyed hash of
  * the (already pseudonymous) subject, outcome. Never biometric data, ciphertexts, tickets or values.
+ * Alerts (a budget exhausted, a burst, a template that is not the registered one) are lines with
+ * op "alert": this log is the custodian's own record, which a compromised web tier cannot edit.
  */
-export type AuditOutcome = 'issued' | 'match' | 'no_match' | 'rate_limited' | `refused:${string}`;
+export type AuditOutcome = 'issued' | 'match' | 'no_match' | 'rate_limited' | 'registered' | 'activated' | 'forgotten' | 'started' | `refused:${string}` | `alert:${string}`;
 
 export interface AuditEntry {
-  op: 'ticket' | 'judge' | 'start';
+  op: 'register' | 'activate' | 'forget' | 'ticket' | 'decoy' | 'judge' | 'start' | 'alert';
   subject?: string;
-  outcome: AuditOutcome | 'created_key' | 'loaded_key';
+  outcome: AuditOutcome;
+  detail?: Record<string, string | number>;
 }
 
 export interface AuditLog {
@@ -32,6 +35,7 @@ export function createAuditLog(options: { path: string; subjectKey: Uint8Array; 
         op: entry.op,
         ...(entry.subject === undefined ? {} : { subjectRef: reference(entry.subject) }),
         outcome: entry.outcome,
+        ...(entry.detail ? { detail: entry.detail } : {}),
       });
       writeSync(fd, `${line}\n`);
     },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../../shared/index.ts';
 import { DEFAULT_HE_PARAMS, HE_PARAM_SETS } from '../../he/index.ts';
+import type { BudgetLimits } from './budget.ts';
 
 /**
  * The custodian's configuration: the only reader of its environment (it is its own process and
@@ -14,15 +15,11 @@ export interface CustodianConfig {
   /** 32 bytes, or undefined in demo mode (then generated into the key directory). */
   readonly sealingKey: Buffer | undefined;
   readonly demo: boolean;
-  /** Whether a missing key may be created (always in demo mode; else only when asked). */
-  readonly createKey: boolean;
   readonly paramsVersion: string;
   readonly ticketTtlMs: number;
-  readonly rateLimits: {
-    readonly subjectPerMinute: number;
-    readonly subjectPerHour: number;
-    readonly globalPerMinute: number;
-  };
+  readonly budget: BudgetLimits;
+  /** Loopback host:port for the custodian's own /metrics, or undefined (off). */
+  readonly metricsListen: { host: string; port: number } | undefined;
   readonly maxFrameBytes: number;
   readonly clockSkewMs: number;
   readonly logLevel: string;
@@ -47,12 +44,23 @@ const EnvSchema = z
       .refine((value) => /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
       .optional(),
     CUSTODIAN_DEMO: z.enum(['0', '1', 'true', 'false']).default('0'),
-    CUSTODIAN_CREATE_KEY: z.enum(['0', '1', 'true', 'false']).default('0'),
     CUSTODIAN_PARAMS: z.string().refine((value) => Object.hasOwn(HE_PARAM_SETS, value), 'unknown HE parameter set').default(DEFAULT_HE_PARAMS.version),
     CUSTODIAN_TICKET_TTL_MS: int(1000, 600_000, 60_000),
-    CUSTODIAN_RATE_SUBJECT_PER_MINUTE: int(1, 10_000, 10),
-    CUSTODIAN_RATE_SUBJECT_PER_HOUR: int(1, 100_000, 60),
-    CUSTODIAN_RATE_GLOBAL_PER_MINUTE: int(1, 1_000_000, 600),
+    // Defaults sized to real use (README, "Threat model": what they mean for an attacker).
+    CUSTODIAN_BUDGET_SUBJECT_PER_HOUR: int(1, 100_000, 8),
+    CUSTODIAN_BUDGET_SUBJECT_PER_DAY: int(1, 1_000_000, 20),
+    CUSTODIAN_RATE_GLOBAL_PER_MINUTE: int(1, 1_000_000, 300),
+    CUSTODIAN_REGISTRATIONS_PER_HOUR: int(1, 1_000_000, 60),
+    CUSTODIAN_REGISTRATIONS_PER_DAY: int(1, 10_000_000, 500),
+    CUSTODIAN_SUBJECT_REGISTRATIONS_PER_DAY: int(1, 1000, 4),
+    CUSTODIAN_FORGETS_PER_HOUR: int(1, 1_000_000, 60),
+    CUSTODIAN_BURST_ALERT_COUNT: int(2, 100_000, 6),
+    CUSTODIAN_BURST_ALERT_WINDOW_MS: int(1000, 86_400_000, 10 * 60_000),
+    CUSTODIAN_METRICS_LISTEN: z
+      .string()
+      .regex(/^(\[::1\]|[\w.-]+):\d{1,5}$/, 'must be host:port')
+      .refine((value) => LOOPBACK.has(value.slice(0, value.lastIndexOf(':')).replace(/^\[|\]$/g, '')), 'must be a loopback address')
+      .optional(),
     CUSTODIAN_MAX_FRAME_BYTES: int(48 * 1024, 1024 * 1024, 64 * 1024),
     CUSTODIAN_CLOCK_SKEW_MS: int(1000, 300_000, 30_000),
     CUSTODIAN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -73,13 +81,14 @@ export function loadCustodianConfig(env: NodeJS.ProcessEnv = process.env): Custo
   if (!e.CUSTODIAN_SEALING_KEY && !demo) {
     throw new AppError('custodian_config_invalid', 'CUSTODIAN_SEALING_KEY is required (or CUSTODIAN_DEMO=1 for a throw-away demo key).');
   }
-  let listen: CustodianConfig['listen'];
-  if (e.CUSTODIAN_LISTEN) {
-    const at = e.CUSTODIAN_LISTEN.lastIndexOf(':');
-    const port = Number(e.CUSTODIAN_LISTEN.slice(at + 1));
-    if (port > 65535) throw new AppError('custodian_config_invalid', 'Invalid custodian configuration: CUSTODIAN_LISTEN: bad port');
-    listen = { host: e.CUSTODIAN_LISTEN.slice(0, at).replace(/^\[|\]$/g, ''), port };
-  }
+  const hostPort = (name: string, value: string | undefined) => {
+    if (!value) return undefined;
+    const at = value.lastIndexOf(':');
+    const port = Number(value.slice(at + 1));
+    if (port > 65535) throw new AppError('custodian_config_invalid', `Invalid custodian configuration: ${name}: bad port`);
+    return { host: value.slice(0, at).replace(/^\[|\]$/g, ''), port };
+  };
+  const listen = hostPort('CUSTODIAN_LISTEN', e.CUSTODIAN_LISTEN);
   return Object.freeze({
     keyDir: e.CUSTODIAN_KEY_DIR,
     socketPath: e.CUSTODIAN_SOCKET,
@@ -87,14 +96,20 @@ export function loadCustodianConfig(env: NodeJS.ProcessEnv = process.env): Custo
     sharedSecret: Buffer.from(e.CUSTODIAN_SHARED_SECRET, 'utf8'),
     sealingKey: e.CUSTODIAN_SEALING_KEY ? Buffer.from(e.CUSTODIAN_SEALING_KEY, 'base64') : undefined,
     demo,
-    createKey: demo || e.CUSTODIAN_CREATE_KEY === '1' || e.CUSTODIAN_CREATE_KEY === 'true',
     paramsVersion: e.CUSTODIAN_PARAMS,
     ticketTtlMs: e.CUSTODIAN_TICKET_TTL_MS,
-    rateLimits: Object.freeze({
-      subjectPerMinute: e.CUSTODIAN_RATE_SUBJECT_PER_MINUTE,
-      subjectPerHour: e.CUSTODIAN_RATE_SUBJECT_PER_HOUR,
+    budget: Object.freeze({
+      subjectPerHour: e.CUSTODIAN_BUDGET_SUBJECT_PER_HOUR,
+      subjectPerDay: e.CUSTODIAN_BUDGET_SUBJECT_PER_DAY,
       globalPerMinute: e.CUSTODIAN_RATE_GLOBAL_PER_MINUTE,
+      registrationsPerHour: e.CUSTODIAN_REGISTRATIONS_PER_HOUR,
+      registrationsPerDay: e.CUSTODIAN_REGISTRATIONS_PER_DAY,
+      subjectRegistrationsPerDay: e.CUSTODIAN_SUBJECT_REGISTRATIONS_PER_DAY,
+      forgetsPerHour: e.CUSTODIAN_FORGETS_PER_HOUR,
+      burstCount: e.CUSTODIAN_BURST_ALERT_COUNT,
+      burstWindowMs: e.CUSTODIAN_BURST_ALERT_WINDOW_MS,
     }),
+    metricsListen: hostPort('CUSTODIAN_METRICS_LISTEN', e.CUSTODIAN_METRICS_LISTEN),
     maxFrameBytes: e.CUSTODIAN_MAX_FRAME_BYTES,
     clockSkewMs: e.CUSTODIAN_CLOCK_SKEW_MS,
     logLevel: e.CUSTODIAN_LOG_LEVEL,

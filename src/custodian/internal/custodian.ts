@@ -1,21 +1,26 @@
 import { join } from 'node:path';
-import { systemClock, type Clock, type Logger } from '../../shared/index.ts';
+import { AppError, systemClock, type Clock, type Logger } from '../../shared/index.ts';
 import { createHeContext } from '../../he/index.ts';
 import { createAuditLog } from './audit.ts';
+import { createBudget } from './budget.ts';
 import type { CustodianConfig } from './config.ts';
 import { createJudge } from './judge.ts';
-import { deriveKey, ensurePrivateDirectory, loadOrCreateKeys, resolveSealingKey } from './keystore.ts';
+import { createKeySealer, deriveKey, ensurePrivateDirectory, resolveSealingKey } from './keys.ts';
 import { startListener, type Listener } from './listener.ts';
-import { createRateLimiter } from './rateLimit.ts';
+import { createCustodianMetrics, serveMetrics } from './metrics.ts';
+import { openRegistry } from './registry.ts';
 import { createCustodianService } from './service.ts';
 import { createTicketStore } from './tickets.ts';
 
-/** Composition of the custodian: keys, judge, tickets, limits, audit, listener. */
+/** Composition of the custodian: store, keys, budgets, judge, tickets, audit, metrics, listener. */
 export interface RunningCustodian {
   readonly address: Listener['address'];
+  readonly metricsAddress: { host: string; port: number } | undefined;
   readonly paramsVersion: string;
   close(): Promise<void>;
 }
+
+const DAY = 24 * 60 * 60_000;
 
 export async function startCustodian(config: CustodianConfig, deps: { logger: Logger; clock?: Clock }): Promise<RunningCustodian> {
   const { logger } = deps;
@@ -23,33 +28,42 @@ export async function startCustodian(config: CustodianConfig, deps: { logger: Lo
   ensurePrivateDirectory(config.keyDir);
   const sealingKey = resolveSealingKey(config.keyDir, config.sealingKey, logger);
   const he = await createHeContext(config.paramsVersion);
-  const cleanup: (() => void)[] = [() => he.close()];
+  // Closed in reverse order (LIFO), also when start-up fails half-way.
+  const cleanup: Array<() => void | Promise<void>> = [() => he.close()];
+  const unwind = async () => {
+    for (const step of cleanup.reverse()) await step();
+  };
   try {
-    const keys = loadOrCreateKeys(he, config.keyDir, sealingKey, { allowCreate: config.createKey, logger });
-    cleanup.push(() => keys.secretKey.delete());
-    const judge = createJudge(he, keys.secretKey, keys.keyId);
-    cleanup.push(() => judge.close());
+    const registry = openRegistry(config.keyDir);
+    cleanup.push(() => registry.close());
+    const sealer = createKeySealer(sealingKey);
+    const canary = registry.meta('sealing-check');
+    if (!canary) registry.putMeta('sealing-check', sealer.canary());
+    else if (!sealer.checkCanary(canary)) {
+      throw new AppError('custodian_key_store_invalid', `The sealing key does not open the store in ${config.keyDir} (wrong CUSTODIAN_SEALING_KEY, or another custodian's directory).`);
+    }
     const audit = createAuditLog({ path: join(config.keyDir, 'audit.log'), subjectKey: deriveKey(sealingKey, 'audit-subject'), clock });
     cleanup.push(() => audit.close());
-    audit.record({ op: 'start', outcome: keys.created ? 'created_key' : 'loaded_key' });
-    const minute = 60_000;
+    audit.record({ op: 'start', outcome: 'started', detail: { subjects: registry.subjects() } });
+    const metrics = createCustodianMetrics();
+    metrics.subjects.set(registry.subjects());
     const service = createCustodianService({
-      paramsVersion: he.params.version,
-      publicKey: keys.publicKey,
-      keyId: keys.keyId,
-      judge,
+      he,
+      registry,
+      sealer,
+      budget: createBudget(registry, config.budget),
+      judge: createJudge(he),
       tickets: createTicketStore({ clock, ttlMs: config.ticketTtlMs }),
-      limiter: createRateLimiter({
-        clock,
-        perSubject: [
-          { limit: config.rateLimits.subjectPerMinute, windowMs: minute },
-          { limit: config.rateLimits.subjectPerHour, windowMs: 60 * minute },
-        ],
-        global: [{ limit: config.rateLimits.globalPerMinute, windowMs: minute }],
-      }),
       audit,
+      metrics,
+      clock,
       logger,
     });
+    const prune = () => registry.prune(clock.now() - 2 * DAY, clock.now() - 60 * 60_000);
+    prune();
+    const sweeper = setInterval(prune, 10 * 60_000);
+    sweeper.unref();
+    cleanup.push(() => clearInterval(sweeper));
     const listener = await startListener({
       socketPath: config.socketPath,
       listen: config.listen,
@@ -60,20 +74,22 @@ export async function startCustodian(config: CustodianConfig, deps: { logger: Lo
       service,
       logger,
     });
-    logger.info({ paramsVersion: he.params.version, keyCreated: keys.created, address: listener.address }, 'custodian listening');
+    cleanup.push(() => listener.close());
+    const metricsServer = config.metricsListen ? await serveMetrics(metrics, config.metricsListen, logger) : undefined;
+    if (metricsServer) cleanup.push(() => metricsServer.close());
+    logger.info({ paramsVersion: he.params.version, subjects: registry.subjects(), address: listener.address }, 'custodian listening');
     let closing: Promise<void> | undefined;
     return {
       address: listener.address,
+      metricsAddress: metricsServer?.address,
       paramsVersion: he.params.version,
       close() {
-        closing ??= listener.close().then(() => {
-          for (const step of cleanup.reverse()) step();
-        });
+        closing ??= unwind();
         return closing;
       },
     };
   } catch (error) {
-    for (const step of cleanup.reverse()) step();
+    await unwind();
     throw error;
   }
 }

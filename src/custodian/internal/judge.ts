@@ -7,18 +7,20 @@ import { centredCoefficient, sealCall, type HeContext } from '../../he/index.ts'
  * this function; the plaintext is zeroed in the WASM heap before it is freed.
  */
 export interface Judge {
-  /** true = match. Throws he_bad_ciphertext / he_params_mismatch for unusable input. */
-  judge(blinded: Uint8Array): boolean;
-  close(): void;
+  /**
+   * true = match. The blinded envelope must carry `keyId` (the key the ticket was issued under):
+   * a result made for another key is refused (he_key_mismatch), never decrypted. Throws
+   * he_bad_ciphertext / he_params_mismatch for unusable input.
+   */
+  judge(blinded: Uint8Array, secretKey: SecretKey, keyId: Uint8Array): boolean;
 }
 
-export function createJudge(he: HeContext, secretKey: SecretKey, keyId: Uint8Array): Judge {
+export function createJudge(he: HeContext): Judge {
   const { seal, context, params } = he;
-  const decryptor = new seal.Decryptor(context, secretKey);
   return {
-    judge(blinded) {
-      // A result stamped with another key id is refused (he_key_mismatch), never decrypted.
+    judge(blinded, secretKey, keyId) {
       const ciphertext = he.loadCiphertext(blinded, 'blinded', keyId);
+      const decryptor = new seal.Decryptor(context, secretKey);
       const plaintext = new seal.Plaintext();
       try {
         sealCall(seal, 'he_bad_ciphertext', 'The blinded ciphertext cannot be decrypted.', () => decryptor.decrypt(ciphertext, plaintext));
@@ -26,11 +28,9 @@ export function createJudge(he: HeContext, secretKey: SecretKey, keyId: Uint8Arr
       } finally {
         plaintext.setZero();
         plaintext.delete();
+        decryptor.delete();
         ciphertext.delete();
       }
-    },
-    close() {
-      decryptor.delete();
     },
   };
 }

@@ -2,7 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { AppError, type Clock } from '../../shared/index.ts';
 
 /**
- * Single-use judge tickets: random, short-lived, bound to one subject and one parameter version.
+ * Single-use judge tickets: random, short-lived, bound to one subject, the key it was issued
+ * under (which is bound to one template) and one parameter version; or a decoy ticket, whose
+ * judgement is always "no match".
  * Only hashes are kept. A redeemed ticket is remembered until it would have expired, so a replay
  * is audited as such rather than as an unknown ticket.
  */
@@ -12,14 +14,16 @@ export interface TicketGrant {
 }
 
 export interface TicketClaim {
-  subject: string;
+  /** null for a decoy ticket. */
+  subject: string | null;
+  keyId: Buffer;
   paramsVersion: string;
 }
 
-export type TicketRefusal = 'unknown' | 'expired' | 'reused';
+export type TicketRefusal = 'unknown' | 'expired' | 'reused' | 'stale';
 
 export interface TicketStore {
-  issue(subject: string, paramsVersion: string): TicketGrant;
+  issue(claim: TicketClaim): TicketGrant;
   /** Consumes the ticket; throws custodian_ticket_invalid with `reason` set. */
   redeem(ticket: string): TicketClaim;
   readonly size: number;
@@ -49,7 +53,7 @@ export function createTicketStore(options: { clock: Clock; ttlMs: number; maxOut
   }
 
   return {
-    issue(subject, paramsVersion) {
+    issue(claim) {
       const now = options.clock.now();
       if (entries.size >= maxOutstanding) sweep(now);
       if (entries.size >= maxOutstanding) {
@@ -57,7 +61,7 @@ export function createTicketStore(options: { clock: Clock; ttlMs: number; maxOut
       }
       const ticket = randomBytes(32).toString('base64url');
       const expiresAt = now + options.ttlMs;
-      entries.set(hash(ticket), { subject, paramsVersion, expiresAt, used: false });
+      entries.set(hash(ticket), { ...claim, expiresAt, used: false });
       return { ticket, expiresAt };
     },
     redeem(ticket) {
@@ -71,7 +75,7 @@ export function createTicketStore(options: { clock: Clock; ttlMs: number; maxOut
       }
       if (entry.used) throw new TicketError('reused');
       entry.used = true;
-      return { subject: entry.subject, paramsVersion: entry.paramsVersion };
+      return { subject: entry.subject, keyId: entry.keyId, paramsVersion: entry.paramsVersion };
     },
     get size() {
       return entries.size;

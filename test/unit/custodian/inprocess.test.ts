@@ -8,12 +8,13 @@ import { loadCustodianConfig } from '../../../src/custodian/internal/config.ts';
 import { startCustodian } from '../../../src/custodian/internal/custodian.ts';
 import { createHeEngine } from '../../../src/he/index.ts';
 import { silentLogger } from '../../../src/shared/index.ts';
+import { enrollAt } from '../../support/custodian.ts';
 import { randomDescriptor } from '../he/helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'faceid-custodian-inproc-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-it('expires tickets (injected clock), over loopback TCP, in demo mode', async () => {
+it('expires tickets and refills budgets by the clock (injected), over loopback TCP, in demo mode', async () => {
   let offset = 0;
   const clock = { now: () => Date.now() + offset };
   const secret = 'an in-process test secret of >= 32 bytes';
@@ -22,28 +23,34 @@ it('expires tickets (injected clock), over loopback TCP, in demo mode', async ()
     CUSTODIAN_LISTEN: '127.0.0.1:0',
     CUSTODIAN_SHARED_SECRET: secret,
     CUSTODIAN_DEMO: '1',
+    CUSTODIAN_BUDGET_SUBJECT_PER_HOUR: '3',
+    CUSTODIAN_LOG_LEVEL: 'silent',
   });
   const custodian = await startCustodian(config, { logger: silentLogger, clock });
   const address = custodian.address as { host: string; port: number };
   const client = createCustodianClient({ host: address.host, port: address.port, sharedSecret: secret, clock });
+  const engine = await createHeEngine();
   try {
     expect(statSync(join(dir, 'keys', 'sealing.key')).mode & 0o777).toBe(0o600);
-    const { publicKey, keyId } = await client.publicKey();
-    const engine = await createHeEngine({ publicKey, keyId });
     const face = randomDescriptor(128);
-    const blinded = engine.matchAndBlind(engine.encryptTemplate(face), face, 0.5);
-    engine.close();
+    const enrolled = await enrollAt(client, engine, face);
 
-    const ticket = await client.issueTicket('subject-1');
+    const ticket = await client.ticket(enrolled.subject, enrolled.hash);
     offset += 59_000;
-    const fresh = await client.issueTicket('subject-1');
+    const fresh = await client.ticket(enrolled.subject, enrolled.hash);
     offset += 1_001; // the first ticket is now 60.001 s old
-    await expect(client.judge(ticket, blinded)).rejects.toMatchObject({ code: 'custodian_ticket_invalid', status: 403 });
-    expect(await client.judge(fresh, blinded)).toBe('match');
+    await expect(client.judge(ticket.ticket, engine.matchAndBlind(enrolled.template, face, 0.5, ticket.key))).rejects.toMatchObject({ code: 'custodian_ticket_invalid', status: 403 });
+    expect(await client.judge(fresh.ticket, engine.matchAndBlind(enrolled.template, face, 0.5, fresh.key))).toBe('match');
+
+    await client.ticket(enrolled.subject, enrolled.hash);
+    await expect(client.ticket(enrolled.subject, enrolled.hash)).rejects.toMatchObject({ code: 'custodian_rate_limited' });
+    offset += 60 * 60_000; // an hour later the hourly budget has room again
+    expect((await client.ticket(enrolled.subject, enrolled.hash)).ticket).toBeTruthy();
 
     const audit = readFileSync(join(dir, 'keys', 'audit.log'), 'utf8');
     expect(audit).toContain('"refused:ticket_expired"');
   } finally {
+    engine.close();
     client.close();
     await custodian.close();
   }

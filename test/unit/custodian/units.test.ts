@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../../../src/custodian/internal/audit.ts';
 import { loadCustodianConfig } from '../../../src/custodian/internal/config.ts';
-import { createRateLimiter } from '../../../src/custodian/internal/rateLimit.ts';
+import { createBudget, type BudgetLimits } from '../../../src/custodian/internal/budget.ts';
+import { openRegistry } from '../../../src/custodian/internal/registry.ts';
 import { createTicketStore, TicketError } from '../../../src/custodian/internal/tickets.ts';
 import { FrameReader, KIND_REQUEST, decodeFrame, encodeFrame, newNonce } from '../../../src/custodian/protocol.ts';
 
@@ -24,20 +25,22 @@ const reasonOf = (fn: () => unknown) => {
   }
 };
 
+const claim = (subject: string | null, paramsVersion = 'bgv-2048-v1') => ({ subject, keyId: Buffer.alloc(16, 3), paramsVersion });
+
 describe('tickets', () => {
-  it('are single-use, bound to subject and version, and expire', () => {
+  it('are single-use, bound to subject, key and version, and expire', () => {
     const clock = fakeClock();
     const store = createTicketStore({ clock, ttlMs: 60_000 });
-    const { ticket, expiresAt } = store.issue('subject-a', 'bgv-2048-v1');
+    const { ticket, expiresAt } = store.issue(claim('subject-a'));
     expect(ticket).toMatch(/^[\w-]{43}$/);
     expect(expiresAt).toBe(clock.now() + 60_000);
-    expect(store.redeem(ticket)).toEqual({ subject: 'subject-a', paramsVersion: 'bgv-2048-v1' });
+    expect(store.redeem(ticket)).toEqual(claim('subject-a'));
     expect(reasonOf(() => store.redeem(ticket))).toBe('reused');
     expect(reasonOf(() => store.redeem('x'.repeat(43)))).toBe('unknown');
 
-    const late = store.issue('subject-a', 'bgv-2048-v1');
+    const late = store.issue(claim('subject-a'));
     clock.advance(59_999);
-    const stillValid = store.issue('subject-b', 'bgv-2048-v1');
+    const stillValid = store.issue(claim('subject-b'));
     clock.advance(1);
     expect(reasonOf(() => store.redeem(late.ticket))).toBe('expired');
     expect(reasonOf(() => store.redeem(late.ticket))).toBe('unknown');
@@ -47,39 +50,83 @@ describe('tickets', () => {
   it('bound the number outstanding (memory) and sweep expired ones', () => {
     const clock = fakeClock();
     const store = createTicketStore({ clock, ttlMs: 1000, maxOutstanding: 3 });
-    for (let i = 0; i < 3; i += 1) store.issue(`s${i}`, 'v');
-    expect(() => store.issue('s4', 'v')).toThrow(expect.objectContaining({ code: 'custodian_rate_limited' }));
+    for (let i = 0; i < 3; i += 1) store.issue(claim(`s${i}`, 'v'));
+    expect(() => store.issue(claim('s4', 'v'))).toThrow(expect.objectContaining({ code: 'custodian_rate_limited' }));
     clock.advance(1000);
-    expect(store.issue('s4', 'v').ticket).toBeTruthy();
+    expect(store.issue(claim('s4', 'v')).ticket).toBeTruthy();
     expect(store.size).toBe(1);
   });
 });
 
-describe('rate limiter', () => {
-  it('applies sliding windows per subject and overall', () => {
+describe('budgets (durable, in the custodian registry)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'faceid-budget-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const limits: BudgetLimits = {
+    subjectPerHour: 3,
+    subjectPerDay: 5,
+    globalPerMinute: 8,
+    registrationsPerHour: 4,
+    registrationsPerDay: 6,
+    subjectRegistrationsPerDay: 2,
+    forgetsPerHour: 2,
+    burstCount: 3,
+    burstWindowMs: 10 * 60_000,
+  };
+  const HOUR = 60 * 60_000;
+
+  it('applies sliding windows per subject (hour and day) and overall, and alerts once per window', () => {
     const clock = fakeClock();
-    const limiter = createRateLimiter({
-      clock,
-      perSubject: [{ limit: 3, windowMs: 60_000 }, { limit: 5, windowMs: 3_600_000 }],
-      global: [{ limit: 8, windowMs: 60_000 }],
-    });
-    for (let i = 0; i < 3; i += 1) expect(limiter.take('a').ok).toBe(true);
-    const refused = limiter.take('a');
-    expect(refused).toEqual({ ok: false, scope: 'subject', retryAfterMs: 60_000 });
-    clock.advance(30_000);
-    expect(limiter.take('a').ok).toBe(false); // still 3 within the last minute
-    clock.advance(30_001);
-    expect(limiter.take('a').ok).toBe(true);
-    expect(limiter.take('a').ok).toBe(true); // 5 this hour
-    clock.advance(61_000);
-    expect(limiter.take('a')).toMatchObject({ ok: false, scope: 'subject' }); // hourly limit
-    for (let i = 0; i < 3; i += 1) expect(limiter.take(`b${i}`).ok).toBe(true);
-    expect(limiter.take('c').ok).toBe(true);
-    expect(limiter.take('d').ok).toBe(true);
-    expect(limiter.take('e').ok).toBe(true);
-    expect(limiter.take('f').ok).toBe(true);
-    expect(limiter.take('g').ok).toBe(true);
-    expect(limiter.take('h')).toMatchObject({ ok: false, scope: 'global' }); // 8 in the last minute
+    const registry = openRegistry(dir);
+    try {
+      const budget = createBudget(registry, limits);
+      expect(budget.ticket('a', clock.now())).toEqual({ ok: true, alerts: [] });
+      expect(budget.ticket('a', clock.now()).ok).toBe(true);
+      // The third within 10 minutes is a burst: allowed, and alerted once.
+      expect(budget.ticket('a', clock.now())).toEqual({ ok: true, alerts: ['subject_burst'] });
+      expect(budget.ticket('a', clock.now())).toEqual({ ok: false, scope: 'subject', retryAfterMs: HOUR, alerts: ['subject_budget_exhausted'] });
+      expect(budget.ticket('a', clock.now())).toMatchObject({ ok: false, alerts: [] });
+      clock.advance(HOUR + 1);
+      expect(budget.ticket('a', clock.now()).ok).toBe(true);
+      expect(budget.ticket('a', clock.now()).ok).toBe(true); // 5 today
+      clock.advance(HOUR + 1);
+      expect(budget.ticket('a', clock.now())).toMatchObject({ ok: false, scope: 'subject' }); // the daily budget
+      clock.advance(22 * HOUR);
+      expect(budget.ticket('a', clock.now()).ok).toBe(true); // the first three are a day old
+      // Overall: 8 per minute, decoys included.
+      for (let i = 0; i < 4; i += 1) expect(budget.ticket(`b${i}`, clock.now()).ok).toBe(true);
+      for (let i = 0; i < 3; i += 1) expect(budget.decoy(clock.now()).ok).toBe(true);
+      expect(budget.decoy(clock.now())).toMatchObject({ ok: false, scope: 'global', alerts: ['global_cap_reached'] });
+      expect(budget.ticket('c', clock.now())).toMatchObject({ ok: false, scope: 'global' });
+    } finally {
+      registry.close();
+    }
+    // Durable: a new registry on the same directory sees the same counts.
+    const again = openRegistry(dir);
+    try {
+      expect(createBudget(again, limits).ticket('c', clock.now())).toMatchObject({ ok: false, scope: 'global' });
+    } finally {
+      again.close();
+    }
+  });
+
+  it('caps registrations overall and per subject, and forgets per hour', () => {
+    const clock = fakeClock(1_800_000_000_000);
+    const registry = openRegistry(mkdtempSync(join(dir, 'r-')));
+    try {
+      const budget = createBudget(registry, limits);
+      expect(budget.registration('x', clock.now()).ok).toBe(true);
+      expect(budget.registration('x', clock.now()).ok).toBe(true);
+      expect(budget.registration('x', clock.now())).toMatchObject({ ok: false, scope: 'registrations', alerts: ['registration_cap_reached'] });
+      expect(budget.registration('y', clock.now()).ok).toBe(true);
+      expect(budget.registration('z', clock.now()).ok).toBe(true);
+      // The overall cap (4 an hour); the alert was already raised this hour.
+      expect(budget.registration('w', clock.now())).toMatchObject({ ok: false, scope: 'registrations', alerts: [] });
+      expect(budget.forget(clock.now()).ok).toBe(true);
+      expect(budget.forget(clock.now()).ok).toBe(true);
+      expect(budget.forget(clock.now())).toMatchObject({ ok: false, scope: 'forgets' });
+    } finally {
+      registry.close();
+    }
   });
 });
 
@@ -95,7 +142,9 @@ describe('config', () => {
     const config = loadCustodianConfig(base);
     expect(config.paramsVersion).toBe('bgv-2048-v1');
     expect(config.ticketTtlMs).toBe(60_000);
-    expect(config.rateLimits).toEqual({ subjectPerMinute: 10, subjectPerHour: 60, globalPerMinute: 600 });
+    expect(config.budget).toMatchObject({ subjectPerHour: 8, subjectPerDay: 20, globalPerMinute: 300, registrationsPerHour: 60, registrationsPerDay: 500 });
+    expect(config.metricsListen).toBeUndefined();
+    expect(loadCustodianConfig({ ...base, CUSTODIAN_METRICS_LISTEN: '127.0.0.1:9464' }).metricsListen).toEqual({ host: '127.0.0.1', port: 9464 });
     expect(config.sealingKey?.length).toBe(32);
     expect(loadCustodianConfig({ ...base, CUSTODIAN_SOCKET: undefined, CUSTODIAN_LISTEN: '127.0.0.1:7001' }).listen).toEqual({ host: '127.0.0.1', port: 7001 });
   });
@@ -109,7 +158,8 @@ describe('config', () => {
       { ...base, CUSTODIAN_LISTEN: '127.0.0.1:7001' },
       { ...base, CUSTODIAN_SOCKET: undefined, CUSTODIAN_LISTEN: '0.0.0.0:7001' },
       { ...base, CUSTODIAN_PARAMS: 'bgv-1-v9' },
-      { ...base, CUSTODIAN_RATE_SUBJECT_PER_MINUTE: '0' },
+      { ...base, CUSTODIAN_BUDGET_SUBJECT_PER_DAY: '0' },
+      { ...base, CUSTODIAN_METRICS_LISTEN: '0.0.0.0:9464' },
     ];
     for (const env of bad) {
       expect(() => loadCustodianConfig(env)).toThrow(expect.objectContaining({ code: 'custodian_config_invalid' }));

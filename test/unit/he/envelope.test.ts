@@ -63,12 +63,14 @@ describe('ciphertext envelopes', () => {
     expect(keys.judge.judge(blinded)).toBe(true);
   });
 
-  it('refuses malformed public keys and wrong parameter versions at engine creation', async () => {
-    await expect(createHeEngine({ publicKey: new Uint8Array(100), keyId: keys.keyId })).rejects.toMatchObject({ code: 'he_bad_public_key' });
-    await expect(createHeEngine({ publicKey: keys.publicKey, keyId: keys.keyId, params: 'nope' })).rejects.toMatchObject({ code: 'he_params_unknown' });
-    const engine = await createHeEngine({ publicKey: keys.publicKey, keyId: keys.keyId });
+  it('refuses malformed public keys and key ids, unknown parameter sets, and use after close', async () => {
+    expect(errorCode(() => keys.rawEngine.encryptTemplate(probe, { publicKey: new Uint8Array(100), keyId: keys.keyId }))).toBe('he_bad_public_key');
+    expect(errorCode(() => keys.rawEngine.matchAndBlind(template, probe, 0.5, { publicKey: keys.publicKey.subarray(0, 200), keyId: keys.keyId }))).toBe('he_bad_public_key');
+    expect(errorCode(() => keys.rawEngine.encryptTemplate(probe, { publicKey: keys.publicKey, keyId: keys.keyId.subarray(0, 8) }))).toBe('he_bad_key_id');
+    await expect(createHeEngine({ params: 'nope' })).rejects.toMatchObject({ code: 'he_params_unknown' });
+    const engine = await createHeEngine();
     engine.close();
-    expect(errorCode(() => engine.encryptTemplate(probe))).toBe('he_closed');
+    expect(errorCode(() => engine.encryptTemplate(probe, keys.key))).toBe('he_closed');
   });
 });
 

@@ -1,7 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import type { SecretKey } from 'node-seal';
-import { createHeContext, createHeEngine, savePublicKey, type HeContext, type HeEngine, type HeParams } from '../../../src/he/index.ts';
-import { createJudge, type Judge } from '../../../src/custodian/internal/judge.ts';
+import { createHeContext, createHeEngine, savePublicKey, type HeContext, type HeEngine, type HeKey, type HeParams } from '../../../src/he/index.ts';
+import { createJudge } from '../../../src/custodian/internal/judge.ts';
+import { keyIdOf } from '../../../src/custodian/internal/keys.ts';
+
+/** The engine with one key bound in (tests of one key pair). */
+export interface BoundEngine {
+  readonly paramsVersion: string;
+  encryptTemplate(descriptor: Float32Array): Uint8Array;
+  matchAndBlind(template: Uint8Array, probe: Float32Array, threshold: number): Uint8Array;
+}
 
 /**
  * Test-only key owner: the engine under test plus what only the custodian may do (judge), and what
@@ -10,8 +17,11 @@ import { createJudge, type Judge } from '../../../src/custodian/internal/judge.t
 export interface TestKeys {
   he: HeContext;
   params: HeParams;
-  engine: HeEngine;
-  judge: Judge;
+  /** The real engine (every call takes a key) and the same bound to this key pair. */
+  rawEngine: HeEngine;
+  engine: BoundEngine;
+  key: HeKey;
+  judge: { judge(blinded: Uint8Array): boolean };
   secretKey: SecretKey;
   publicKey: Uint8Array;
   keyId: Uint8Array;
@@ -29,15 +39,22 @@ export async function createTestKeys(version?: string): Promise<TestKeys> {
   const publicKey = savePublicKey(seal, pk);
   pk.delete();
   generator.delete();
-  const keyId = randomBytes(16);
-  const engine = await createHeEngine({ params: params.version, publicKey, keyId });
-  const judge = createJudge(he, secretKey, keyId);
+  const keyId = keyIdOf(he, secretKey);
+  const key = { publicKey, keyId };
+  const rawEngine = await createHeEngine({ params: params.version });
+  const rawJudge = createJudge(he);
   const decryptor = new seal.Decryptor(context, secretKey);
   return {
     he,
     params,
-    engine,
-    judge,
+    rawEngine,
+    key,
+    engine: {
+      paramsVersion: rawEngine.paramsVersion,
+      encryptTemplate: (descriptor) => rawEngine.encryptTemplate(descriptor, key),
+      matchAndBlind: (template, probe, threshold) => rawEngine.matchAndBlind(template, probe, threshold, key),
+    },
+    judge: { judge: (blinded) => rawJudge.judge(blinded, secretKey, keyId) },
     secretKey,
     publicKey,
     keyId,
@@ -64,8 +81,7 @@ export async function createTestKeys(version?: string): Promise<TestKeys> {
       }
     },
     close() {
-      engine.close();
-      judge.close();
+      rawEngine.close();
       decryptor.delete();
       secretKey.delete();
       he.close();
