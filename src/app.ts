@@ -12,7 +12,7 @@ import { createMetrics, type Metrics } from './metrics/index.ts';
 import { createInteractionRouter } from './interaction/router.ts';
 import { createAdapterClass, createProvider } from './oidc/index.ts';
 import { createServices, deriveKey, type BiometricParts, type ServiceDeps, type Services } from './services.ts';
-import type { Logger } from './shared/index.ts';
+import { systemClock, type Logger } from './shared/index.ts';
 
 export type { CustodianLink, BiometricParts } from './services.ts';
 
@@ -31,6 +31,7 @@ export interface AppDeps extends BiometricParts {
   rates?: ServiceDeps['rates'];
   policies?: ServiceDeps['policies'];
   metrics?: Metrics;
+  clock?: ServiceDeps['clock'];
 }
 
 export interface App {
@@ -80,7 +81,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const secureCookies = config.issuer.startsWith('https://');
   const provider = createProvider({
     issuer: config.issuer,
-    adapter: createAdapterClass({ payloads: queries.payloads, clients: queries.clients, sealer: services.sealer }),
+    adapter: createAdapterClass({ payloads: queries.payloads, clients: queries.clients, sealer: services.sealer, idKey: deriveKey(config.sealingKey, 'oidc-payload-id') }),
     jwks: await signingKeys.privateJwks(),
     cookieKeys: config.cookieKeys,
     accounts: queries.accounts,
@@ -100,7 +101,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   // Uploads stop at the face engine's own per-frame cap: a larger frame would be refused anyway.
   const frameLimits = { maxFiles: 8, maxFileBytes: FACE_LIMITS.frame.maxBytes };
   const captureFrames = deps.captureFrames ?? { signIn: 3, enroll: 5 };
-  const interactions = createInteractionRouter({ provider, flow: services.flow, views, csrf, frameLimits, captureFrames });
+  const interactions = createInteractionRouter({ provider, flow: services.flow, views, csrf, frameLimits, captureFrames, secureCookies, clock: deps.clock ?? systemClock });
   const account = createAccountRouter({ provider, services, views, csrf, issuer: config.issuer, secureCookies, frameLimits, captureFrames });
 
   const admin = createAdminRouter({ services, views, credentials: config.admin });
@@ -189,6 +190,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const sweeper = setInterval(() => {
     queries.payloads.deleteExpired().catch((err: unknown) => logger.warn({ err }, 'expired OIDC payload sweep failed'));
     services.throttle.sweep().catch((err: unknown) => logger.warn({ err }, 'throttle sweep failed'));
+    services.accounts.retryForgets().catch((err: unknown) => logger.warn({ err }, 'custodian forget retry failed'));
+    queries.devices.forgetOlderThan(new Date(Date.now() - 90 * 24 * 60 * 60_000)).catch((err: unknown) => logger.warn({ err }, 'known-device sweep failed'));
   }, 10 * 60 * 1000);
   sweeper.unref();
 

@@ -10,8 +10,14 @@ import type { Logger } from './shared/index.ts';
  * the key custodian, and the HE engine factory. Kept apart from services.ts so tests can pass
  * their own (a custodian they start and kill, an engine shared across test files).
  */
-export async function createRuntime(config: Config, logger: Logger): Promise<{ deps: BiometricParts; close(): Promise<void> }> {
-  const face = await createFaceEngine({ workers: config.face.workers, logger });
+export async function createRuntime(config: Config, logger: Logger, options: { face?: boolean } = {}): Promise<{ deps: BiometricParts; close(): Promise<void> }> {
+  const noFace = () => {
+    throw new Error('this process runs without the face engine');
+  };
+  const face = options.face === false
+    ? { modelVersion: 'none', enroll: noFace, probe: noFace, close: async () => undefined }
+    : await createFaceEngine({ workers: config.face.workers, logger });
+  const he = await createHeEngine();
   const custodian = createCustodianClient({
     socketPath: config.custodian.socketPath,
     host: config.custodian.host,
@@ -23,11 +29,12 @@ export async function createRuntime(config: Config, logger: Logger): Promise<{ d
     deps: {
       face,
       custodian,
-      createHe: (key) => createHeEngine({ params: key.paramsVersion, publicKey: key.publicKey, keyId: key.keyId }),
+      he,
       matchThreshold: config.face.matchThreshold ?? DEFAULT_MATCH_THRESHOLD,
     },
     async close() {
       custodian.close();
+      he.close();
       await face.close();
     },
   };

@@ -3,11 +3,12 @@ import { createAccountService } from './accounts/index.ts';
 import { createAudit } from './audit/index.ts';
 import { createBiometricService, type CustodianPort, type FacePort, type HePort } from './biometric/index.ts';
 import type { Config } from './config/index.ts';
-import type { CustodianPublicKey } from './custodian/index.ts';
 import {
   createAccountQueries,
   createAuditQueries,
   createClientQueries,
+  createCustodianForgetQueries,
+  createDeviceQueries,
   createOidcPayloadQueries,
   createSigningKeyQueries,
   createTemplateQueries,
@@ -22,7 +23,7 @@ import type { Metrics } from './metrics/index.ts';
 import { createTotp } from './mfa/index.ts';
 import { createSealer } from './sealing/index.ts';
 import { createThrottle } from './throttle/index.ts';
-import type { Logger } from './shared/index.ts';
+import type { Clock, Logger } from './shared/index.ts';
 
 /**
  * Every capability wired to the database and to each other, without HTTP: the app (src/app.ts)
@@ -30,15 +31,14 @@ import type { Logger } from './shared/index.ts';
  */
 
 export interface CustodianLink extends CustodianPort {
-  publicKey(): Promise<CustodianPublicKey>;
   health(): Promise<unknown>;
 }
 
 export interface BiometricParts {
   face: FacePort;
   custodian: CustodianLink;
-  /** Builds the public-key HE engine from the custodian's published key. */
-  createHe: (key: CustodianPublicKey) => Promise<HePort>;
+  /** The public-key HE engine (it needs no key of its own: each call brings its subject's). */
+  he: HePort;
   matchThreshold: number;
 }
 
@@ -50,6 +50,8 @@ export interface ServiceDeps extends BiometricParts {
   rates?: Partial<typeof DEFAULT_RATES>;
   policies?: Partial<typeof DEFAULT_POLICIES>;
   metrics?: Metrics;
+  /** Time for lockouts, rates and TOTP windows (tests move it instead of sleeping). */
+  clock?: Clock;
 }
 
 export const deriveKey = (key: Uint8Array, purpose: string) =>
@@ -67,47 +69,45 @@ export function createServices(deps: ServiceDeps) {
     payloads: createOidcPayloadQueries(db),
     signingKeys: createSigningKeyQueries(db),
     totp: createTotpQueries(db),
+    devices: createDeviceQueries(db),
+    forgets: createCustodianForgetQueries(db),
   };
   const audit = createAudit({ queries: queries.audit, logger, pseudonymKey: deriveKey(config.sealingKey, 'audit-pseudonym'), metrics: deps.metrics });
-  const accounts = createAccountService({ db, accounts: queries.accounts, templates: queries.templates, payloads: queries.payloads, audit });
   const clients = createClientRegistry({ clients: queries.clients, sealer });
   const signingKeys = createSigningKeys({ db, queries: queries.signingKeys, sealer });
 
-  // The HE engine needs the custodian's public key; fetch it lazily so the IdP starts (and says
-  // "not ready") while the custodian is down, and retry on the next request after a failure.
-  let he: Promise<HePort> | undefined;
-  const heEngine = () => {
-    if (he) return he;
-    const p = deps.custodian.publicKey().then(deps.createHe);
-    he = p;
-    // One handler per fetch; it only forgets its own promise, never a newer one (after resetHe).
-    p.catch(() => {
-      if (he === p) he = undefined;
-    });
-    return p;
-  };
-
   const biometric = createBiometricService({
     face: deps.face,
-    he: heEngine,
-    resetHe: () => {
-      he = undefined;
-    },
+    he: deps.he,
     custodian: deps.custodian,
     threshold: deps.matchThreshold,
     subjectKey: deriveKey(config.sealingKey, 'custodian-subject'),
+    bindingKey: deriveKey(config.sealingKey, 'template-binding'),
     logger,
     metrics: deps.metrics,
+    onTampered: (accountId, reason) => audit.record({ type: 'template_tampered', outcome: 'alert', accountId, detail: { reason } }),
   });
+  const accounts = createAccountService({ db, accounts: queries.accounts, templates: queries.templates, payloads: queries.payloads, forgets: queries.forgets, audit, custodian: biometric, logger });
   const totp = createTotp({
     db,
     queries: queries.totp,
     sealer,
     pepper: deriveKey(config.sealingKey, 'recovery-code-pepper'),
     issuer: `FaceID-FHE (${new URL(config.issuer).host})`,
+    clock: deps.clock,
   });
-  const throttle = createThrottle({ db });
-  const flow = createInteractionFlow({ accounts, biometric, audit, totp, throttle, rates: deps.rates, policies: deps.policies });
+  const throttle = createThrottle({ db, clock: deps.clock });
+  const flow = createInteractionFlow({
+    accounts,
+    biometric,
+    audit,
+    totp,
+    throttle,
+    devices: queries.devices,
+    deviceKey: deriveKey(config.sealingKey, 'device-cookie'),
+    rates: deps.rates,
+    policies: deps.policies,
+  });
 
   return { db, sealer, queries, audit, accounts, clients, signingKeys, biometric, totp, throttle, flow };
 }

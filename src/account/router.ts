@@ -151,7 +151,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
       services.queries.audit.list({ accountId: user.accountId, limit: 20 }),
     ]);
     const profile = { username: account.username, email: account.email, name: account.name, createdAt: account.created_at };
-    const face = template ? { enrolledAt: template.created_at, heParams: template.he_params, modelVersion: template.model_version, bytes: template.ciphertext.byteLength } : undefined;
+    const face = template ? { enrolledAt: template.createdAt, heParams: template.template.heParams, modelVersion: template.template.modelVersion, bytes: template.template.ciphertext.byteLength } : undefined;
     const signIns = events.filter((event) => ['signin', 'totp_denied', 'face_refused'].includes(event.type)).slice(0, 10);
     page(ctx, 'account.njk', {
       csrf: csrf.token(ctx),
@@ -173,10 +173,12 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   router.post('/face', async (ctx) => {
     ctx.state.retryUrl = '/account/face';
     const user = (await requireSession(ctx, { fresh: true, returnTo: '/account/face' }))!;
-    const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
-    const template = await services.biometric.enroll(body.files.map((file) => file.data));
-    await services.accounts.replaceTemplate(user.accountId, template);
-    await recordSuccess('face_reenrolled', user, ctx);
+    await services.flow.reenroll({
+      accountId: user.accountId,
+      actor: 'user',
+      ip: ctx.ip,
+      frames: async () => (await parseCheckedMultipart(ctx, csrf, frameUpload)).files.map((file) => file.data),
+    });
     ctx.status = 303;
     ctx.redirect('/account?done=face');
   });

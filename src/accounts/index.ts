@@ -1,14 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { AccountQueries, AccountRow, Db, OidcPayloadQueries, TemplateQueries } from '../db/index.ts';
+import type { AccountQueries, AccountRow, CustodianForgetQueries, Db, NewTemplate, OidcPayloadQueries, TemplateQueries, TemplateRow } from '../db/index.ts';
 import type { Audit } from '../audit/index.ts';
-import type { EnrolledTemplate } from '../biometric/index.ts';
-import { AppError } from '../shared/index.ts';
+import type { StoredTemplate } from '../biometric/index.ts';
+import { AppError, silentLogger, type Logger } from '../shared/index.ts';
 
 /**
  * Accounts and their single face template. Creation and deletion are one transaction each, so
  * an account never exists without its template and a deletion never leaves a template, grant or
- * session behind.
+ * session behind. This module maps the template rows (column names) to StoredTemplate.
  */
 
 const USERNAME_RULE = /^[a-z0-9][a-z0-9._-]{2,31}$/;
@@ -41,20 +40,52 @@ export interface AccountServiceDeps {
   accounts: AccountQueries;
   templates: TemplateQueries;
   payloads: OidcPayloadQueries;
+  forgets: CustodianForgetQueries;
   audit: Audit;
+  /** The account's key at the custodian: forgotten when the account is deleted. */
+  custodian: { subjectOf(accountId: string): string; forget(subject: string): Promise<boolean> };
+  logger?: Logger;
 }
 
-const templateRow = (accountId: string, template: EnrolledTemplate) => ({
+/** The account's template as the biometric module sees it, plus what the account page shows. */
+export interface AccountTemplate {
+  template: StoredTemplate;
+  createdAt: Date;
+}
+
+const templateRow = (accountId: string, template: StoredTemplate): NewTemplate => ({
   account_id: accountId,
   ciphertext: Buffer.from(template.ciphertext),
   he_params: template.heParams,
   model_version: template.modelVersion,
+  key_id: template.keyId ? Buffer.from(template.keyId) : null,
+  mac: template.mac ? Buffer.from(template.mac) : null,
 });
 
+/** The only place that knows the face_templates column names. */
+const fromRow = (row: TemplateRow): AccountTemplate => ({
+  template: { ciphertext: row.ciphertext, heParams: row.he_params, modelVersion: row.model_version, keyId: row.key_id, mac: row.mac },
+  createdAt: row.created_at,
+});
+
+const usernameTaken = (cause?: unknown) => new AppError('username_taken', 'That username is taken. Please choose another.', { status: 409, cause });
+
 export function createAccountService(deps: AccountServiceDeps) {
+  const logger = deps.logger ?? silentLogger;
+
+  /** Destroys the custodian keys of deleted accounts; what fails stays queued for the sweeper. */
+  async function forgetAtCustodian(subject: string): Promise<void> {
+    try {
+      await deps.custodian.forget(subject);
+      await deps.forgets.done(subject);
+    } catch (error) {
+      logger.warn({ err: error }, 'the custodian could not forget a deleted account yet; will retry');
+    }
+  }
+
   return {
-    async create(input: SignupInput, template: EnrolledTemplate, context: { ip?: string; clientId?: string } = {}): Promise<AccountRow> {
-      const id = randomUUID();
+    /** Creates the account and its template in one transaction (activated at the custodian inside it). */
+    async create(id: string, input: SignupInput, template: StoredTemplate, activate: () => Promise<void>, context: { ip?: string; clientId?: string } = {}): Promise<AccountRow> {
       let account: AccountRow;
       try {
         account = await deps.db.transaction(async (trx) => {
@@ -63,37 +94,56 @@ export function createAccountService(deps: AccountServiceDeps) {
             trx,
           );
           await deps.templates.upsert(templateRow(id, template), trx);
+          await activate();
           return row;
         });
       } catch (cause) {
-        if ((cause as { code?: string }).code === '23505') {
-          throw new AppError('username_taken', 'That username is taken. Please choose another.', { status: 409, cause });
-        }
+        if ((cause as { code?: string }).code === '23505') throw usernameTaken(cause);
         throw cause;
       }
       await deps.audit.record({ type: 'signup', outcome: 'success', accountId: id, clientId: context.clientId ?? null, ip: context.ip ?? null });
       return account;
     },
 
+    /** Refused with username_taken (409); for the sign-up, after its face work (see flow.ts). */
+    async assertUsernameFree(username: string): Promise<void> {
+      if (await deps.accounts.findByUsername(normaliseUsername(username))) throw usernameTaken();
+    },
+
     findByUsername: (username: string) => deps.accounts.findByUsername(normaliseUsername(username)),
     findById: (id: string) => deps.accounts.findById(id),
-    template: (id: string) => deps.templates.findByAccount(id),
 
-    async replaceTemplate(accountId: string, template: EnrolledTemplate): Promise<void> {
-      await deps.templates.upsert(templateRow(accountId, template));
+    async template(accountId: string): Promise<AccountTemplate | undefined> {
+      const row = await deps.templates.findByAccount(accountId);
+      return row && fromRow(row);
+    },
+
+    /** Replaces the template (activated at the custodian in the same transaction; the old key is destroyed). */
+    async replaceTemplate(accountId: string, template: StoredTemplate, activate: () => Promise<void>): Promise<void> {
+      await deps.db.transaction(async (trx) => {
+        await deps.templates.upsert(templateRow(accountId, template), trx);
+        await activate();
+      });
     },
 
     /**
      * Erases the account, its template, grants, tokens and sessions; the audit keeps a pseudonym.
-     * The template (and TOTP secret, recovery codes) go with the account row: ON DELETE CASCADE.
+     * The template (and TOTP secret, recovery codes, known devices) go with the account row: ON
+     * DELETE CASCADE. Then the custodian destroys the account's key, so the template can never be
+     * judged again, not even from a database backup; if the custodian is unreachable the deletion
+     * still happens and the key is destroyed later (custodian_forgets, retried by the sweeper).
      */
     async delete(accountId: string, context: { ip?: string; actor?: string } = {}): Promise<boolean> {
+      const subject = deps.custodian.subjectOf(accountId);
       const deleted = await deps.db.transaction(async (trx) => {
         await deps.payloads.deleteForAccount(accountId, trx);
         await deps.audit.forget(accountId, trx);
-        return deps.accounts.delete(accountId, trx);
+        const gone = await deps.accounts.delete(accountId, trx);
+        if (gone) await deps.forgets.add(subject, trx);
+        return gone;
       });
       if (deleted) {
+        await forgetAtCustodian(subject);
         await deps.audit.record({
           type: 'account_deleted',
           outcome: 'success',
@@ -103,6 +153,13 @@ export function createAccountService(deps: AccountServiceDeps) {
         });
       }
       return deleted;
+    },
+
+    /** Retries the custodian deletions that could not be done at once (the sweeper). */
+    async retryForgets(): Promise<number> {
+      const pending = await deps.forgets.list();
+      for (const subject of pending) await forgetAtCustodian(subject);
+      return pending.length;
     },
   };
 }

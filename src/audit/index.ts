@@ -22,7 +22,8 @@ export type AuditType =
   | 'totp_disabled'
   | 'totp_denied'
   | 'recovery_codes_regenerated'
-  | 'admin_login';
+  | 'admin_login'
+  | 'template_tampered';
 
 export interface AuditEvent extends NewAuditEvent {
   type: AuditType;

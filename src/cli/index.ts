@@ -62,12 +62,13 @@ async function run(command: string, values: Values, config: Config, database: Da
   };
   const noFaces: BiometricParts = {
     face: { modelVersion: 'none', enroll: unavailable, probe: unavailable },
-    custodian: { publicKey: unavailable, issueTicket: unavailable, judge: unavailable, health: unavailable },
-    createHe: unavailable,
+    custodian: { register: unavailable, activate: unavailable, forget: unavailable, ticket: unavailable, decoy: unavailable, judge: unavailable, health: unavailable },
+    he: { paramsVersion: 'none', encryptTemplate: unavailable, matchAndBlind: unavailable },
     matchThreshold: 0,
   };
+  // user:delete tells the custodian to destroy the account's key (queued if it is unreachable).
   const needsFaces = command === 'user:add' || command === 'user:reset-face';
-  if (needsFaces) runtime = await createRuntime(config, logger);
+  if (needsFaces || command === 'user:delete') runtime = await createRuntime(config, logger, { face: needsFaces });
   const services = createServices({ config, logger, database, ...(runtime?.deps ?? noFaces) });
 
   try {
@@ -86,8 +87,11 @@ async function run(command: string, values: Values, config: Config, database: Da
       case 'user:add': {
         const faces = faceFiles(values);
         const decision = await services.flow.signUp({
-          fields: { username: required(values, 'username'), email: required(values, 'email'), name: values.name ?? '', consent: 'yes' },
-          frames: faces.map((file) => readFileSync(file)),
+          rateLimited: false,
+          body: async () => ({
+            fields: { username: required(values, 'username'), email: required(values, 'email'), name: values.name ?? '', consent: 'yes' },
+            frames: faces.map((file) => readFileSync(file)),
+          }),
         });
         print(`created account ${decision.accountId} (${values.username}); template enrolled from ${faces.length} image(s), encrypted`);
         return;
@@ -98,9 +102,7 @@ async function run(command: string, values: Values, config: Config, database: Da
         const account = await services.accounts.findByUsername(required(values, 'username'));
         if (!account) throw new AppError('cli_not_found', 'No such user.');
         const faces = faceFiles(values);
-        const template = await services.biometric.enroll(faces.map((file) => readFileSync(file)));
-        await services.accounts.replaceTemplate(account.id, template);
-        await services.audit.record({ type: 'face_reset', outcome: 'success', accountId: account.id, detail: { actor: 'operator', images: faces.length } });
+        await services.flow.reenroll({ accountId: account.id, actor: 'operator', frames: async () => faces.map((file) => readFileSync(file)) });
         print(`re-enrolled ${account.username} from ${faces.length} image(s); the old template was replaced (audited)`);
         return;
       }

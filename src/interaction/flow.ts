@@ -1,16 +1,19 @@
+import { createHmac, randomUUID } from 'node:crypto';
 import type { AccountService } from '../accounts/index.ts';
 import { normaliseUsername, validateSignup } from '../accounts/index.ts';
 import type { Audit } from '../audit/index.ts';
 import type { BiometricService, Verdict } from '../biometric/index.ts';
+import type { DeviceQueries } from '../db/index.ts';
 import type { Totp } from '../mfa/index.ts';
 import { ACR_FACE, ACR_FACE_OTP, AMR_FACE, AMR_FACE_OTP, type Acr } from '../oidc/acr.ts';
 import { AppError, isAppError } from '../shared/index.ts';
-import { FACE_POLICY, IP_POLICY, TOTP_POLICY, type Throttle, type ThrottleKey } from '../throttle/index.ts';
+import { FACE_NEW_DEVICE_POLICY, FACE_POLICY, IP_POLICY, TOTP_POLICY, type Throttle, type ThrottleKey } from '../throttle/index.ts';
 
 /**
- * The sign-in and sign-up steps, free of Koa and oidc-provider: the router parses the request,
- * calls one of these, and hands the decision to `result.ts`. Any doubt in the face step is a
- * denial (fail closed); every outcome is audited.
+ * The sign-in and sign-up steps, free of Koa and oidc-provider: the router hands over a way to
+ * read the request body, and the flow decides when to read it (after the cheap checks: rates and
+ * lockouts come before any upload is buffered), calls the capabilities, and returns a decision
+ * for `result.ts`. Any doubt in the face step is a denial (fail closed); every outcome is audited.
  */
 
 export interface LoginDecision {
@@ -30,19 +33,27 @@ type FaceOutcome =
   | { kind: 'totp'; accountId: string }
   | { kind: 'unmet'; accountId: string };
 
+export interface UploadedBody {
+  fields: Record<string, string | undefined>;
+  frames: Uint8Array[];
+}
+
 interface FlowDeps {
   accounts: AccountService;
   biometric: BiometricService;
   audit: Audit;
   totp: Totp;
   throttle: Throttle;
+  devices: DeviceQueries;
+  /** Key of the device-cookie hashes stored in known_devices. */
+  deviceKey: Uint8Array;
   /** Request rates per client IP (fixed windows). */
   rates?: Partial<typeof DEFAULT_RATES>;
-  /** Failure policies (lockout lengths); the defaults follow NIST SP 800-63B. */
+  /** Failure policies (lockout lengths); the defaults follow NIST SP 800-63B-4. */
   policies?: Partial<typeof DEFAULT_POLICIES>;
 }
 
-export const DEFAULT_POLICIES = { face: FACE_POLICY, totp: TOTP_POLICY, ip: IP_POLICY };
+export const DEFAULT_POLICIES = { face: FACE_POLICY, faceNewDevice: FACE_NEW_DEVICE_POLICY, totp: TOTP_POLICY, ip: IP_POLICY };
 
 export const DEFAULT_RATES = {
   /** Camera submissions (each costs ~0.25 s of CPU) per IP per minute. */
@@ -51,7 +62,13 @@ export const DEFAULT_RATES = {
   signupPerHour: 10,
   /** Second-factor submissions per IP per minute. */
   totpPerMinute: 30,
+  /** Face re-enrollments per account per day, and per IP per hour. */
+  reenrollPerDay: 3,
+  reenrollPerHour: 10,
 };
+
+/** A browser counts as the owner's for this long after its last successful sign-in. */
+const KNOWN_DEVICE_MS = 90 * 24 * 60 * 60_000;
 
 const DENIED_MESSAGE = 'Your face did not match this account. Check the lighting, look at the camera and try again.';
 const TOTP_DENIED_MESSAGE = 'That code is not valid or was already used. Enter the current code from your authenticator app, or a recovery code.';
@@ -61,6 +78,7 @@ export function createInteractionFlow(deps: FlowDeps) {
   const policies = { ...DEFAULT_POLICIES, ...deps.policies };
   const ipKey = (prefix: string, ip: string | undefined): ThrottleKey[] =>
     ip ? [{ key: `${prefix}:${ip}`, policy: policies.ip, resetOnSuccess: false }] : [];
+  const deviceHash = (deviceId: string) => createHmac('sha256', deps.deviceKey).update(`device:${deviceId}`).digest('base64url');
 
   async function recordLockout(lock: { lockedMs: number; lockedNow: boolean }, kind: string, accountId: string | null, context: RequestContext) {
     if (!lock.lockedNow) return;
@@ -70,6 +88,32 @@ export function createInteractionFlow(deps: FlowDeps) {
   const waitHint = (lock: { lockedMs: number }) =>
     lock.lockedMs > 0 ? ` Too many failed attempts: please wait ${Math.ceil(lock.lockedMs / 1000)} seconds before the next one.` : '';
 
+  /**
+   * The failure budget an attempt draws on (NIST SP 800-63B-4 3.2.3: 5 consecutive failures, then
+   * growing delays). A browser that has signed in to this account before has a budget of its
+   * own; every other browser shares the username's "new device" budget, whose lockouts grow to a
+   * day. So a stranger who fails five times locks out strangers (and the owner's new devices),
+   * never the owner's own browser. Keyed by the username as typed, existing or not: a lockout
+   * looks the same for every username and reveals nothing.
+   */
+  async function faceBudget(username: string, accountId: string | undefined, deviceId: string | undefined): Promise<ThrottleKey> {
+    const user = normaliseUsername(username);
+    if (accountId && deviceId && (await deps.devices.isKnown(accountId, deviceHash(deviceId), new Date(Date.now() - KNOWN_DEVICE_MS)))) {
+      return { key: `face:${user}:device:${deviceHash(deviceId)}`, policy: policies.face };
+    }
+    return { key: `face:${user}`, policy: policies.faceNewDevice };
+  }
+
+  /** Reads the upload; a body that cannot be read gives its slot back (it was not an attempt). */
+  async function readOrRelease<T>(read: () => Promise<T>, reservation: { release(): Promise<void> }): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      await reservation.release().catch(() => undefined);
+      throw error;
+    }
+  }
+
   return {
     /** The username to prefill when the session's user is asked to authenticate again. */
     async usernameOf(accountId: string | undefined): Promise<string | undefined> {
@@ -78,36 +122,39 @@ export function createInteractionFlow(deps: FlowDeps) {
 
     /**
      * Face sign-in for `username`. The answer for an unknown username is the same denial as for a
-     * wrong face, after the same face work, so the step does not reveal which usernames exist.
+     * wrong face, after the same work (a template read, the face work, a match and a custodian
+     * round trip against a decoy), so the step does not reveal which usernames exist.
      * `requiredAccountId` pins a re-authentication (step-up, prompt=login) to the session's account.
      * An account with TOTP always continues with a code (the factors are chained); an account
      * without it cannot satisfy a request that requires face+TOTP (`requireOtp`).
      */
-    async faceSignIn(input: { username: string; frames: Uint8Array[]; requiredAccountId?: string; requireOtp?: boolean } & RequestContext): Promise<FaceOutcome> {
+    async faceSignIn(input: { username: string; frames: () => Promise<Uint8Array[]>; deviceId?: string; requiredAccountId?: string; requireOtp?: boolean } & RequestContext): Promise<FaceOutcome> {
       if (input.ip) await deps.throttle.hit(`face-rate:${input.ip}`, rates.facePerMinute, 60_000);
       const request = { clientId: input.clientId ?? null, ip: input.ip ?? null };
-      // Keyed by the username as typed (normalised), whether or not it exists: a lockout then
-      // looks the same for every username and reveals nothing.
-      const reservation = await deps.throttle.reserve([
-        { key: `face:${normaliseUsername(input.username)}`, policy: policies.face },
-        ...ipKey('face-ip', input.ip),
-      ]);
-      let account: Awaited<ReturnType<AccountService['findByUsername']>>;
+      const account = await deps.accounts.findByUsername(input.username);
+      const budget = await faceBudget(input.username, account?.id, input.deviceId);
+      const reservation = await deps.throttle.reserve([budget, ...ipKey('face-ip', input.ip)]);
+      const frames = await readOrRelease(input.frames, reservation);
+      if (frames.length === 0) {
+        await reservation.release();
+        throw new AppError('no_frames', 'No camera frame was received. Please try again.', { status: 422 });
+      }
       let verdict: Verdict;
       try {
-        account = await deps.accounts.findByUsername(input.username);
         const pinnedElsewhere = input.requiredAccountId !== undefined && account?.id !== input.requiredAccountId;
-        const template = account && !pinnedElsewhere ? await deps.accounts.template(account.id) : undefined;
-        verdict = await deps.biometric.verify({
-          accountId: template ? account!.id : undefined,
-          template: template && { ciphertext: template.ciphertext, heParams: template.he_params, modelVersion: template.model_version },
-          frames: input.frames,
-        });
+        const candidate = account && !pinnedElsewhere ? account.id : undefined;
+        // The same query for unknown usernames (an id that matches nothing).
+        const stored = await deps.accounts.template(candidate ?? randomUUID());
+        verdict = await deps.biometric.verify({ accountId: stored ? candidate : undefined, template: stored?.template, frames });
       } catch (error) {
         // Not evaluated (no usable face, custodian or database down...): the attempt does not count.
         await reservation.release().catch(() => undefined);
         if (isAppError(error) && error.status < 500) {
           await deps.audit.record({ type: 'face_refused', outcome: error.code, accountId: account?.id ?? null, ...request });
+        }
+        if (isAppError(error) && error.code === 'custodian_rate_limited') {
+          // The custodian's own budget for this account is spent: the same answer as a lockout.
+          throw new AppError('too_many_attempts', 'Too many attempts for this account today. Please try again later.', { status: 429, cause: error });
         }
         throw error;
       }
@@ -118,6 +165,7 @@ export function createInteractionFlow(deps: FlowDeps) {
         throw new AppError('face_not_matched', `${DENIED_MESSAGE}${waitHint(lock)}`, { status: 401 });
       }
       await reservation.succeed();
+      if (input.deviceId) await deps.devices.remember(account.id, deviceHash(input.deviceId));
       if (await deps.totp.isEnabled(account.id)) return { kind: 'totp', accountId: account.id };
       if (input.requireOtp) {
         await deps.audit.record({ type: 'signin', outcome: 'unmet', accountId: account.id, ...request, detail: { reason: 'no_totp' } });
@@ -156,16 +204,51 @@ export function createInteractionFlow(deps: FlowDeps) {
       return { accountId: input.accountId, acr: ACR_FACE_OTP, amr: [...AMR_FACE_OTP] };
     },
 
-    /** Sign-up: validate the form first (cheap), then enroll the face, then create both at once. */
-    async signUp(input: { fields: Record<string, string | undefined>; frames: Uint8Array[] } & RequestContext): Promise<LoginDecision> {
-      const form = validateSignup(input.fields);
-      if (input.ip) await deps.throttle.hit(`signup-rate:${input.ip}`, rates.signupPerHour, 60 * 60_000);
-      if (await deps.accounts.findByUsername(form.username)) {
-        throw new AppError('username_taken', 'That username is taken. Please choose another.', { status: 409 });
+    /**
+     * Sign-up: the per-IP rate first (before the upload is read), then the form, then the face
+     * work, and only then whether the username is free. Taken and free usernames answer the same
+     * until a real enrollment has been done, so the "taken" answer costs a face and a rate-limited
+     * sign-up: it is not a cheap username oracle.
+     */
+    async signUp(input: { body: () => Promise<UploadedBody>; rateLimited?: boolean } & RequestContext): Promise<LoginDecision> {
+      if (input.ip && input.rateLimited !== false) await deps.throttle.hit(`signup-rate:${input.ip}`, rates.signupPerHour, 60 * 60_000);
+      const body = await input.body();
+      const form = validateSignup(body.fields);
+      const accountId = randomUUID();
+      await deps.biometric.enroll({
+        accountId,
+        frames: body.frames,
+        check: () => deps.accounts.assertUsernameFree(form.username),
+        store: async (template, activate) => {
+          await deps.accounts.create(accountId, form, template, activate, { ip: input.ip, clientId: input.clientId });
+        },
+      });
+      return { accountId, acr: ACR_FACE, amr: [...AMR_FACE] };
+    },
+
+    /**
+     * A new template for an existing account (the account page after a fresh sign-in, or an
+     * operator after checking the person). Limited per account and per IP: each one registers a
+     * key pair at the custodian.
+     */
+    async reenroll(input: { accountId: string; frames: () => Promise<Uint8Array[]>; actor: 'user' | 'operator' } & RequestContext): Promise<void> {
+      if (input.actor === 'user') {
+        await deps.throttle.hit(`reenroll-account:${input.accountId}`, rates.reenrollPerDay, 24 * 60 * 60_000);
+        if (input.ip) await deps.throttle.hit(`reenroll-rate:${input.ip}`, rates.reenrollPerHour, 60 * 60_000);
       }
-      const template = await deps.biometric.enroll(input.frames);
-      const account = await deps.accounts.create(form, template, { ip: input.ip, clientId: input.clientId });
-      return { accountId: account.id, acr: ACR_FACE, amr: [...AMR_FACE] };
+      const frames = await input.frames();
+      await deps.biometric.enroll({
+        accountId: input.accountId,
+        frames,
+        store: (template, activate) => deps.accounts.replaceTemplate(input.accountId, template, activate),
+      });
+      await deps.audit.record({
+        type: input.actor === 'user' ? 'face_reenrolled' : 'face_reset',
+        outcome: 'success',
+        accountId: input.accountId,
+        ip: input.ip ?? null,
+        detail: { actor: input.actor, images: frames.length },
+      });
     },
   };
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
 import { errors, type Provider, type InteractionResults } from 'oidc-provider';
@@ -5,7 +6,7 @@ import { frameUploadLimits, type MultipartLimits } from '../http/body.ts';
 import { parseCheckedForm, parseCheckedMultipart, type Csrf } from '../http/csrf.ts';
 import { noStore } from '../http/security.ts';
 import { respond, type Views } from '../http/views.ts';
-import { AppError } from '../shared/index.ts';
+import { AppError, type Clock } from '../shared/index.ts';
 import { ACR_FACE_OTP, requiredAcr, type AcrParams } from '../oidc/acr.ts';
 import type { InteractionFlow } from './flow.ts';
 import { abortResult, loginResult, unmetResult } from './result.ts';
@@ -36,7 +37,15 @@ interface InteractionRouterDeps {
   frameLimits: Pick<MultipartLimits, 'maxFiles' | 'maxFileBytes'>;
   /** How many frames the camera page captures for a sign-in and for an enrollment. */
   captureFrames: { signIn: number; enroll: number };
+  secureCookies: boolean;
+  clock: Clock;
 }
+
+/**
+ * A random id per browser, in a signed cookie: the browser a person has signed in with before
+ * gets a failure budget of its own (flow.ts), so a stranger cannot lock the owner out.
+ */
+const DEVICE_COOKIE = 'fid.device';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -62,6 +71,21 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
   const { provider, views, csrf } = deps;
 
   const frameUpload = frameUploadLimits(deps.frameLimits, SIGNUP_FIELDS);
+
+  function deviceOf(ctx: Context): string {
+    const current = ctx.cookies.get(DEVICE_COOKIE, { signed: true });
+    if (current && /^[\w-]{22,64}$/.test(current)) return current;
+    const id = randomBytes(16).toString('base64url');
+    ctx.cookies.set(DEVICE_COOKIE, id, { signed: true, httpOnly: true, sameSite: 'lax', secure: deps.secureCookies, path: '/', maxAge: 365 * 24 * 60 * 60_000, overwrite: true });
+    return id;
+  }
+
+  /** The camera upload, read only when the flow asks (after its rate and lockout checks). */
+  const framesOf = (ctx: Context) => async () => (await parseCheckedMultipart(ctx, csrf, frameUpload)).files.map((file) => file.data);
+  const bodyOf = (ctx: Context) => async () => {
+    const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
+    return { fields: body.fields, frames: body.files.map((file) => file.data) };
+  };
 
   // Every interaction page has a JSON form (kiosks, native apps, tests drive the flow with it).
   const render = (ctx: Context, template: string, context: Record<string, unknown>, json: Record<string, unknown>) =>
@@ -187,16 +211,17 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
 
   router.post('/interaction/:uid/face', async (ctx) => {
     ctx.state.retryUrl = `/interaction/${ctx.params.uid}/face`;
-    const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
+    // The interaction, the username and the flow's rate and lockout checks come before the
+    // upload is read: an upload for no sign-in, or from a locked-out client, is never buffered.
     const interaction = await details(ctx, 'login');
-    const username = stateOf(interaction).username ?? body.fields.username;
+    const username = stateOf(interaction).username;
     if (!username) throw new AppError('username_invalid', 'Please enter your username first.', { status: 422 });
-    if (body.files.length === 0) throw new AppError('no_frames', 'No camera frame was received. Please try again.', { status: 422 });
     const params = interaction.params as AcrParams;
     const stepUp = interaction.prompt.reasons.some((reason) => STEP_UP_REASONS.has(reason));
     const outcome = await deps.flow.faceSignIn({
       username: readUsername(username),
-      frames: body.files.map((file) => file.data),
+      frames: framesOf(ctx),
+      deviceId: deviceOf(ctx),
       requireOtp: requiredAcr(params) === ACR_FACE_OTP,
       requiredAccountId: stepUp ? interaction.session?.accountId : undefined,
       ...requestContext(ctx, interaction),
@@ -204,7 +229,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     if (outcome.kind === 'done') {
       await finish(ctx, loginResult(outcome.decision, params));
     } else if (outcome.kind === 'totp') {
-      await saveState(interaction, { username, totpFor: outcome.accountId, faceAt: Date.now() });
+      await saveState(interaction, { username, totpFor: outcome.accountId, faceAt: deps.clock.now() });
       seeOther(ctx, `/interaction/${interaction.uid}/totp`);
     } else {
       await saveState(interaction, { username, unmetFor: outcome.accountId });
@@ -241,7 +266,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     const fields = await parseCheckedForm(ctx, csrf);
     const interaction = await details(ctx, 'login');
     const state = stateOf(interaction);
-    if (!state.totpFor || !state.faceAt || Date.now() - state.faceAt > SECOND_FACTOR_WINDOW_MS) {
+    if (!state.totpFor || !state.faceAt || deps.clock.now() - state.faceAt > SECOND_FACTOR_WINDOW_MS) {
       ctx.state.retryUrl = `/interaction/${interaction.uid}`;
       throw new AppError('second_factor_expired', 'Too much time passed since your face was matched. Please start again.', { status: 401 });
     }
@@ -271,9 +296,8 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
 
   router.post('/interaction/:uid/signup', async (ctx) => {
     ctx.state.retryUrl = `/interaction/${ctx.params.uid}/signup`;
-    const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
     const interaction = await details(ctx, 'login');
-    const decision = await deps.flow.signUp({ fields: body.fields, frames: body.files.map((file) => file.data), ...requestContext(ctx, interaction) });
+    const decision = await deps.flow.signUp({ body: bodyOf(ctx), ...requestContext(ctx, interaction) });
     await finish(ctx, loginResult(decision));
   });
 
@@ -306,8 +330,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
 
   router.post('/signup', async (ctx) => {
     ctx.state.retryUrl = '/signup';
-    const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
-    await deps.flow.signUp({ fields: body.fields, frames: body.files.map((file) => file.data), ip: ctx.ip });
+    await deps.flow.signUp({ body: bodyOf(ctx), ip: ctx.ip });
     seeOther(ctx, '/signup/done');
   });
 

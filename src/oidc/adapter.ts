@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import type { ClientQueries, OidcPayloadQueries } from '../db/index.ts';
 import type { Sealer } from '../sealing/index.ts';
 
@@ -6,22 +7,38 @@ import type { Sealer } from '../sealing/index.ts';
  * Expired rows are invisible at once and swept later; `consumed` is reported as an epoch time so
  * that the provider can detect a replayed authorization code and revoke its grant
  * (RFC 6749, section 4.1.2: a code used twice must be refused and should revoke its tokens).
+ *
+ * Rows are keyed by a keyed hash (HMAC-SHA256) of the id, never the id itself: for opaque tokens
+ * and codes the id IS the credential, so a database reader must not get usable ones (RFC 6819,
+ * 5.1.4.1.3: store hashes of tokens). For those models the payload's own copy of the id (`jti`) is
+ * not stored either; it is put back from the id the provider looks up with.
  */
 interface AdapterDeps {
   payloads: OidcPayloadQueries;
   clients: ClientQueries;
   sealer: Sealer;
+  /** Key of the id hashes (the database does not hold it). */
+  idKey: Uint8Array;
 }
+
+/** Models whose id is a bearer credential (an access token, a refresh token, a code...). */
+const CREDENTIAL_MODELS = new Set([
+  'AccessToken', 'RefreshToken', 'AuthorizationCode', 'ClientCredentials', 'DeviceCode',
+  'BackchannelAuthenticationRequest', 'InitialAccessToken', 'RegistrationAccessToken', 'PushedAuthorizationRequest',
+]);
 
 type Payload = Record<string, unknown>;
 
 export const clientSecretContext = (clientId: string) => `client-secret:${clientId}`;
 
 export function createAdapterClass(deps: AdapterDeps) {
-  const withState = (record: Awaited<ReturnType<OidcPayloadQueries['find']>>): Payload | undefined => {
+  const stored = (model: string, id: string) => createHmac('sha256', deps.idKey).update(`oidc:${model}:${id}`).digest('base64url');
+
+  const withState = (record: Awaited<ReturnType<OidcPayloadQueries['find']>>, jti?: string): Payload | undefined => {
     if (!record) return undefined;
     if (record.expiresAt && record.expiresAt.getTime() <= Date.now()) return undefined;
-    return record.consumedAt ? { ...record.payload, consumed: Math.floor(record.consumedAt.getTime() / 1000) } : record.payload;
+    const payload = jti === undefined ? record.payload : { ...record.payload, jti };
+    return record.consumedAt ? { ...payload, consumed: Math.floor(record.consumedAt.getTime() / 1000) } : payload;
   };
 
   return class KnexAdapter {
@@ -33,7 +50,8 @@ export function createAdapterClass(deps: AdapterDeps) {
 
     async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
       if (this.model === 'Client') throw new Error('clients are managed with `npm run cli -- client:add`');
-      await deps.payloads.upsert(this.model, id, payload, expiresIn);
+      const { jti: _jti, ...rest } = payload;
+      await deps.payloads.upsert(this.model, stored(this.model, id), CREDENTIAL_MODELS.has(this.model) ? rest : payload, expiresIn);
     }
 
     async find(id: string): Promise<Payload | undefined> {
@@ -43,7 +61,7 @@ export function createAdapterClass(deps: AdapterDeps) {
         const secret = row.secret_sealed ? deps.sealer.open(row.secret_sealed, clientSecretContext(id)).toString('utf8') : undefined;
         return { ...row.metadata, client_id: row.client_id, first_party: row.first_party, ...(secret ? { client_secret: secret } : {}) };
       }
-      return withState(await deps.payloads.find(this.model, id));
+      return withState(await deps.payloads.find(this.model, stored(this.model, id)), CREDENTIAL_MODELS.has(this.model) ? id : undefined);
     }
 
     async findByUserCode(userCode: string): Promise<Payload | undefined> {
@@ -55,11 +73,11 @@ export function createAdapterClass(deps: AdapterDeps) {
     }
 
     async consume(id: string): Promise<void> {
-      await deps.payloads.consume(this.model, id);
+      await deps.payloads.consume(this.model, stored(this.model, id));
     }
 
     async destroy(id: string): Promise<void> {
-      await deps.payloads.destroy(this.model, id);
+      await deps.payloads.destroy(this.model, stored(this.model, id));
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {

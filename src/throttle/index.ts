@@ -1,5 +1,5 @@
 import type { Db } from '../db/index.ts';
-import { AppError } from '../shared/index.ts';
+import { AppError, systemClock, type Clock } from '../shared/index.ts';
 
 /**
  * Attempt limits in the database, so that every IdP process shares them and parallel requests
@@ -12,6 +12,9 @@ import { AppError } from '../shared/index.ts';
  * consecutive failed biometric attempts, then delays that grow). Success resets the key.
  *
  * Rates (`hit`): a fixed-window counter per key.
+ *
+ * Time comes from the injected clock (bound into every statement), not the database's now(), so
+ * that tests move time instead of sleeping; IdP processes keep their clocks in sync (NTP).
  */
 export interface FailurePolicy {
   maxFailures: number;
@@ -19,7 +22,14 @@ export interface FailurePolicy {
   maxLockMs: number;
 }
 
+/** A browser that has signed in to the account before: its own budget (see interaction/flow.ts). */
 export const FACE_POLICY: FailurePolicy = { maxFailures: 5, baseLockMs: 30_000, maxLockMs: 60 * 60_000 };
+/**
+ * Every other browser, for one username: locks grow from 5 minutes to a day, so strangers get
+ * about 13 tries on the first day and one a day after (under the custodian's own per-account
+ * budget of 20 a day, which therefore never runs out for the owner because of them).
+ */
+export const FACE_NEW_DEVICE_POLICY: FailurePolicy = { maxFailures: 5, baseLockMs: 5 * 60_000, maxLockMs: 24 * 60 * 60_000 };
 export const TOTP_POLICY: FailurePolicy = { maxFailures: 5, baseLockMs: 30_000, maxLockMs: 60 * 60_000 };
 /** Failures from one client IP across all usernames (password-spraying's face analogue). */
 export const IP_POLICY: FailurePolicy = { maxFailures: 20, baseLockMs: 60_000, maxLockMs: 60 * 60_000 };
@@ -54,13 +64,15 @@ interface Row {
 
 const rowsOf = (result: unknown): Row[] => (Array.isArray(result) ? result : ((result as { rows?: Row[] }).rows ?? []));
 
-export function createThrottle(deps: { db: Db }) {
+export function createThrottle(deps: { db: Db; clock?: Clock }) {
   const { db } = deps;
+  const clock = deps.clock ?? systemClock;
+  const now = () => new Date(clock.now()).toISOString();
 
   async function retryAfterMs(key: string): Promise<number> {
     const row = (await db('auth_throttle').where({ key }).first()) as Row | undefined;
     const until = row?.locked_until ? new Date(row.locked_until).getTime() : 0;
-    return Math.max(1000, until - Date.now());
+    return Math.max(1000, until - clock.now());
   }
 
   /**
@@ -68,15 +80,16 @@ export function createThrottle(deps: { db: Db }) {
    * or undefined when the key is locked or its allowance is used up.
    */
   async function reserveOne(key: string, policy: FailurePolicy): Promise<number | undefined> {
+    const t = now();
     const result = await db.raw(
-      `insert into auth_throttle (key, failures, updated_at) values (?, 1, now())
+      `insert into auth_throttle (key, failures, updated_at) values (?, 1, ?::timestamptz)
        on conflict (key) do update set
-         failures = case when auth_throttle.locked_until <= now() then ? else auth_throttle.failures + 1 end,
-         locked_until = case when auth_throttle.locked_until <= now() then null else auth_throttle.locked_until end,
-         updated_at = now()
-       where (auth_throttle.locked_until is null and auth_throttle.failures < ?) or auth_throttle.locked_until <= now()
+         failures = case when auth_throttle.locked_until <= ?::timestamptz then ? else auth_throttle.failures + 1 end,
+         locked_until = case when auth_throttle.locked_until <= ?::timestamptz then null else auth_throttle.locked_until end,
+         updated_at = ?::timestamptz
+       where (auth_throttle.locked_until is null and auth_throttle.failures < ?) or auth_throttle.locked_until <= ?::timestamptz
        returning lockouts`,
-      [key, policy.maxFailures, policy.maxFailures],
+      [key, t, t, policy.maxFailures, t, t, policy.maxFailures, t],
     );
     const row = rowsOf(result)[0];
     return row ? Number(row.lockouts) : undefined;
@@ -88,19 +101,20 @@ export function createThrottle(deps: { db: Db }) {
    * failures of one burst therefore make one lockout, however long their evaluation takes.
    */
   async function fail(key: string, policy: FailurePolicy, generation: number): Promise<{ lockedMs: number; lockedNow: boolean }> {
+    const t = now();
     const result = await db.raw(
       `with old as (select key, lockouts from auth_throttle where key = ? for update)
        update auth_throttle t set
          locked_until = case when t.failures >= ? and t.lockouts = ?
-           then now() + make_interval(secs => least(?, ? * power(2, t.lockouts))) else t.locked_until end,
+           then ?::timestamptz + make_interval(secs => least(?, ? * power(2, t.lockouts))) else t.locked_until end,
          lockouts = case when t.failures >= ? and t.lockouts = ? then t.lockouts + 1 else t.lockouts end,
-         updated_at = now()
+         updated_at = ?::timestamptz
        from old where t.key = old.key
        returning t.locked_until, t.lockouts, old.lockouts as old_lockouts`,
-      [key, policy.maxFailures, generation, policy.maxLockMs / 1000, policy.baseLockMs / 1000, policy.maxFailures, generation],
+      [key, policy.maxFailures, generation, t, policy.maxLockMs / 1000, policy.baseLockMs / 1000, policy.maxFailures, generation, t],
     );
     const row = rowsOf(result)[0] as (Row & { old_lockouts: number }) | undefined;
-    const lockedMs = row?.locked_until ? Math.max(0, new Date(row.locked_until).getTime() - Date.now()) : 0;
+    const lockedMs = row?.locked_until ? Math.max(0, new Date(row.locked_until).getTime() - clock.now()) : 0;
     // This failure started the lockout iff it moved the generation on.
     const lockedNow = row !== undefined && Number(row.old_lockouts) === generation && Number(row.lockouts) === generation + 1;
     return { lockedMs, lockedNow };
@@ -143,7 +157,7 @@ export function createThrottle(deps: { db: Db }) {
           once();
           const reset = held.filter((h) => h.resetOnSuccess !== false).map((h) => h.key);
           const keep = held.filter((h) => h.resetOnSuccess === false).map((h) => h.key);
-          if (reset.length) await db('auth_throttle').whereIn('key', reset).update({ failures: 0, lockouts: 0, locked_until: null, updated_at: db.fn.now() });
+          if (reset.length) await db('auth_throttle').whereIn('key', reset).update({ failures: 0, lockouts: 0, locked_until: null, updated_at: now() });
           await giveBack(keep);
         },
         async release() {
@@ -155,25 +169,28 @@ export function createThrottle(deps: { db: Db }) {
 
     /** Counts a request in a fixed window; over `limit` -> AppError `rate_limited` (429). */
     async hit(key: string, limit: number, windowMs: number): Promise<void> {
+      const t = now();
       const result = await db.raw(
-        `insert into rate_windows (key, count, window_ends) values (?, 1, now() + make_interval(secs => ?))
+        `insert into rate_windows (key, count, window_ends) values (?, 1, ?::timestamptz + make_interval(secs => ?))
          on conflict (key) do update set
-           count = case when rate_windows.window_ends <= now() then 1 else rate_windows.count + 1 end,
-           window_ends = case when rate_windows.window_ends <= now() then now() + make_interval(secs => ?) else rate_windows.window_ends end
+           count = case when rate_windows.window_ends <= ?::timestamptz then 1 else rate_windows.count + 1 end,
+           window_ends = case when rate_windows.window_ends <= ?::timestamptz then ?::timestamptz + make_interval(secs => ?) else rate_windows.window_ends end
          returning count, window_ends`,
-        [key, windowMs / 1000, windowMs / 1000],
+        [key, t, windowMs / 1000, t, t, t, windowMs / 1000],
       );
       const row = rowsOf(result)[0] as unknown as { count: number; window_ends: Date | string } | undefined;
       if (row && row.count > limit) {
-        const waitMs = Math.max(1000, new Date(row.window_ends).getTime() - Date.now());
+        const waitMs = Math.max(1000, new Date(row.window_ends).getTime() - clock.now());
         throw new AppError('rate_limited', `Too many requests. Please wait ${Math.ceil(waitMs / 1000)} seconds and try again.`, { status: 429 });
       }
     },
 
     /** Old rows (no failures, no lock, not touched for a day) are deleted by the sweeper. */
     async sweep(): Promise<number> {
-      const stale = await db('auth_throttle').where('updated_at', '<', db.raw("now() - interval '1 day'")).andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<', db.fn.now())).delete();
-      const windows = await db('rate_windows').where('window_ends', '<', db.fn.now()).delete();
+      const t = now();
+      const dayAgo = new Date(clock.now() - 24 * 60 * 60_000).toISOString();
+      const stale = await db('auth_throttle').where('updated_at', '<', dayAgo).andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<', t)).delete();
+      const windows = await db('rate_windows').where('window_ends', '<', t).delete();
       return Number(stale) + Number(windows);
     },
   };

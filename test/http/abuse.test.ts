@@ -9,9 +9,10 @@ import { authRequest, registerClient, signUpOverHttp, type InteractionState } fr
 /**
  * Brute force and oracle limits: failed attempts counted atomically in the database (parallel
  * attempts cannot slip past), lockouts that double, per-IP limits, TOTP and sign-up limits.
- * Lockouts here last 1.5 s instead of 30 s so the test can watch them end.
+ * Lockouts here start at 60 s, and the test moves the IdP's clock to see them end (no sleeping).
  */
 describe('abuse resistance', () => {
+  const clock = { offset: 0, now: () => Date.now() + clock.offset };
   let parts: PartsHandle;
   let idp: IdpHandle;
   let config: oidc.Configuration;
@@ -37,11 +38,13 @@ describe('abuse resistance', () => {
     idp = await startIdp(
       {
         ...parts.parts,
+        clock,
         rates: { facePerMinute: 1000, totpPerMinute: 1000, signupPerHour: 3 },
         policies: {
-          face: { maxFailures: 5, baseLockMs: 1500, maxLockMs: 20_000 },
-          totp: { maxFailures: 5, baseLockMs: 1500, maxLockMs: 20_000 },
-          ip: { maxFailures: 12, baseLockMs: 1500, maxLockMs: 20_000 },
+          face: { maxFailures: 5, baseLockMs: 60_000, maxLockMs: 20 * 60_000 },
+          faceNewDevice: { maxFailures: 5, baseLockMs: 60_000, maxLockMs: 20 * 60_000 },
+          totp: { maxFailures: 5, baseLockMs: 60_000, maxLockMs: 20 * 60_000 },
+          ip: { maxFailures: 12, baseLockMs: 60_000, maxLockMs: 20 * 60_000 },
         },
       },
       { env: { TRUST_PROXY: '1' } },
@@ -75,15 +78,15 @@ describe('abuse resistance', () => {
   });
 
   it('after the lock: one more try; a failure locks again for twice as long; success resets', async () => {
-    await new Promise((resolve) => setTimeout(resolve, 1700));
+    clock.offset += 61_000;
     const retry = await atFaceStep('victim', '10.0.3.2');
     const denied = await retry.http.postFrames(retry.face, { csrf: retry.csrf }, parts.otherFrames);
     expect(denied.status).toBe(401);
-    expect(denied.json<{ message: string }>().message).toMatch(/wait 3 seconds/);
+    expect(denied.json<{ message: string }>().message).toMatch(/wait 120 seconds/);
     const blocked = await atFaceStep('victim', '10.0.3.3');
     expect((await blocked.http.postFrames(blocked.face, { csrf: blocked.csrf }, parts.sameFrames)).status).toBe(429);
 
-    await new Promise((resolve) => setTimeout(resolve, 3200));
+    clock.offset += 121_000;
     const genuine = await atFaceStep('victim', '10.0.3.4');
     expect((await genuine.http.postFrames(genuine.face, { csrf: genuine.csrf }, parts.sameFrames)).status).toBe(303);
     const row = await idp.database.knex('auth_throttle').where({ key: 'face:victim' }).first();
@@ -125,7 +128,7 @@ describe('abuse resistance', () => {
   it('locks the second factor after 5 wrong codes', async () => {
     const account = await idp.app.accounts.findByUsername('totpuser');
     const { secret } = await idp.app.services.totp.begin(account!.id, 'totpuser');
-    await idp.app.services.totp.confirm(account!.id, await generate({ secret }));
+    await idp.app.services.totp.confirm(account!.id, await generate({ secret, epoch: Math.floor(clock.now() / 1000) }));
     const statuses: number[] = [];
     for (let i = 0; i < 6; i += 1) {
       const step = await atFaceStep('totpuser', `10.0.6.${i}`);

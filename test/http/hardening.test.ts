@@ -36,8 +36,12 @@ describe('web hardening', () => {
         expect(response.status).toBe(403);
         expect(response.json()).toMatchObject({ error: 'csrf_invalid' });
       }
+      expect((await http.postForm(state.next.login!, { username: 'a', csrf: state.csrf })).status).toBe(303);
       const face = await http.postFrames(state.next.face!, { csrf: 'forged' }, parts.sameFrames);
       expect(face.status).toBe(403);
+      // The token must come first: a frame before it is refused the same way, unread.
+      const first = await http.postFrames(state.next.face!, {}, parts.sameFrames);
+      expect(first.status).toBe(403);
       const signup = await http.postFrames('/signup', { username: 'x', email: 'x@example.com', consent: 'yes' }, parts.enrollFrames);
       expect(signup.status).toBe(403);
       for (const path of ['/account/totp/begin', '/account/totp', '/account/delete', '/account/recovery-codes', '/account/totp/remove']) {

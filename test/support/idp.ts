@@ -16,7 +16,7 @@ export interface IdpHandle {
   close(): Promise<void>;
 }
 
-export type Parts = Pick<AppDeps, 'face' | 'custodian' | 'createHe' | 'matchThreshold'> & Partial<Pick<AppDeps, 'captureFrames' | 'rates' | 'policies'>>;
+export type Parts = Pick<AppDeps, 'face' | 'custodian' | 'he' | 'matchThreshold'> & Partial<Pick<AppDeps, 'captureFrames' | 'rates' | 'policies' | 'clock'>>;
 
 /** The real app on a real HTTP server on port 0, with a fresh database (see db.ts). */
 export interface StartOptions {

@@ -84,16 +84,28 @@ export async function realParts(options: { custodianEnv?: Record<string, string>
     sharedSecret: randomBytes(32).toString('base64url'),
     demo: true,
     // Tests sign the same person in many times a minute; production keeps the defaults.
-    env: { CUSTODIAN_RATE_SUBJECT_PER_MINUTE: '1000', CUSTODIAN_RATE_SUBJECT_PER_HOUR: '10000', CUSTODIAN_RATE_GLOBAL_PER_MINUTE: '100000', CUSTODIAN_LOG_LEVEL: 'warn', ...options.custodianEnv },
+    env: {
+      CUSTODIAN_BUDGET_SUBJECT_PER_HOUR: '10000',
+      CUSTODIAN_BUDGET_SUBJECT_PER_DAY: '100000',
+      CUSTODIAN_RATE_GLOBAL_PER_MINUTE: '100000',
+      CUSTODIAN_REGISTRATIONS_PER_HOUR: '100000',
+      CUSTODIAN_REGISTRATIONS_PER_DAY: '100000',
+      CUSTODIAN_SUBJECT_REGISTRATIONS_PER_DAY: '1000',
+      CUSTODIAN_FORGETS_PER_HOUR: '100000',
+      CUSTODIAN_BURST_ALERT_COUNT: '100000',
+      CUSTODIAN_LOG_LEVEL: 'warn',
+      ...options.custodianEnv,
+    },
   };
   const custodian = await spawnCustodian(spawnOptions);
   const face = await createFaceEngine({ workers: options.workers ?? 1 });
+  const he = await createHeEngine();
   const who = await people();
   const handle: PartsHandle = {
     parts: {
       face,
       custodian: custodian.client,
-      createHe: (key) => createHeEngine({ params: key.paramsVersion, publicKey: key.publicKey, keyId: key.keyId }),
+      he,
       matchThreshold: DEFAULT_MATCH_THRESHOLD,
     },
     custodian,
@@ -114,6 +126,7 @@ export async function realParts(options: { custodianEnv?: Record<string, string>
     async close() {
       custodian.client.close();
       await handle.custodian.stop();
+      he.close();
       await face.close();
       rmSync(dir, { recursive: true, force: true });
     },

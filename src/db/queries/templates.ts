@@ -5,6 +5,8 @@ export interface TemplateRow {
   ciphertext: Buffer;
   he_params: string;
   model_version: string;
+  key_id: Buffer | null;
+  mac: Buffer | null;
   created_at: Date;
 }
 

@@ -12,14 +12,14 @@ describe('oidc-provider adapter on the database', () => {
 
   beforeAll(async () => {
     db = await testDatabase();
-    Adapter = createAdapterClass({ payloads: createOidcPayloadQueries(db.knex), clients: createClientQueries(db.knex), sealer });
+    Adapter = createAdapterClass({ payloads: createOidcPayloadQueries(db.knex), clients: createClientQueries(db.knex), sealer, idKey: randomBytes(32) });
   });
   afterAll(async () => db.close());
 
   it('stores, finds, consumes and destroys', async () => {
     const codes = new Adapter('AuthorizationCode');
-    await codes.upsert('c1', { accountId: 'a1', grantId: 'g1' }, 60);
-    expect(await codes.find('c1')).toEqual({ accountId: 'a1', grantId: 'g1' });
+    await codes.upsert('c1', { accountId: 'a1', grantId: 'g1', jti: 'c1' }, 60);
+    expect(await codes.find('c1')).toEqual({ accountId: 'a1', grantId: 'g1', jti: 'c1' });
     await codes.consume('c1');
     expect((await codes.find('c1'))?.consumed).toEqual(expect.any(Number));
     await codes.destroy('c1');
@@ -41,11 +41,24 @@ describe('oidc-provider adapter on the database', () => {
     await access.upsert('same-id', { grantId: 'g2' }, 60);
     await refresh.upsert('same-id', { grantId: 'g2', kind: 'rt' }, 60);
     await new Adapter('AccessToken').upsert('other', { grantId: 'g3' }, 60);
-    expect(await refresh.find('same-id')).toEqual({ grantId: 'g2', kind: 'rt' });
+    expect(await refresh.find('same-id')).toEqual({ grantId: 'g2', kind: 'rt', jti: 'same-id' });
     await access.revokeByGrantId('g2');
     expect(await access.find('same-id')).toBeUndefined();
     expect(await refresh.find('same-id')).toBeUndefined();
     expect(await access.find('other')).toBeDefined();
+  });
+
+  it('stores keyed hashes of ids, and no copy of a credential id in the payload', async () => {
+    const token = `at-${randomBytes(16).toString('base64url')}`;
+    await new Adapter('AccessToken').upsert(token, { jti: token, accountId: 'a9', grantId: 'g9' }, 60);
+    await new Adapter('Session').upsert('session-id-1', { jti: 'session-id-1', uid: 'u9', accountId: 'a9' }, 60);
+    const rows = await db.knex('oidc_payloads').select('id', 'payload');
+    const text = JSON.stringify(rows);
+    expect(text).not.toContain(token);
+    expect(rows.some((row: { id: string }) => row.id === 'session-id-1')).toBe(false);
+    expect(await new Adapter('AccessToken').find(token)).toMatchObject({ jti: token, accountId: 'a9' });
+    // A hash read out of the database is not a token.
+    for (const row of rows as Array<{ id: string }>) expect(await new Adapter('AccessToken').find(row.id)).toBeUndefined();
   });
 
   it('reads clients from their table with the secret unsealed, and stores the secret sealed', async () => {
