@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDemoSecrets, loadConfig } from '../src/config/index.ts';
 import { spawnCustodian } from '../src/custodian/index.ts';
@@ -15,17 +15,21 @@ const rpUrl = `http://localhost:${rpPort}`;
 const env = { ...process.env, SAMPLE_RP_URL: process.env.SAMPLE_RP_URL ?? rpUrl };
 const config = loadConfig(env);
 if (config.mode !== 'demo') throw new Error('npm start runs the demo; start the custodian (npm run custodian) and the IdP (npm run idp) separately in production.');
-const secrets = ensureDemoSecrets(config.dataDir);
+ensureDemoSecrets(config.dataDir);
+// The custodian's own trust zone: its key store, sealing key and audit log, in a directory of its
+// own that the IdP never reads (not inside DATA_DIR): a copy of the IdP's data decrypts nothing.
+const custodianDir = resolve(process.env.CUSTODIAN_KEY_DIR ?? 'custodian-data');
 
 const children: ChildProcess[] = [];
 let stopping = false;
 
 console.log('Starting the key custodian…');
 const custodian = await spawnCustodian({
-  keyDir: join(config.dataDir, 'custodian'),
+  keyDir: custodianDir,
   socketPath: config.custodian.socketPath,
   sharedSecret: config.custodian.sharedSecret,
-  sealingKey: secrets.custodianSealingKey,
+  // Demo: the custodian makes its own sealing key, inside its own directory.
+  demo: true,
   stdio: 'inherit',
 });
 
@@ -76,7 +80,8 @@ start('sample relying party', 'examples/relying-party/server.ts', {
 await waitFor(rpUrl, 30_000);
 
 console.log(`
-  FaceID-FHE is running on the embedded database (${config.dataDir}).
+  FaceID-FHE is running on the embedded database (${config.dataDir});
+  the key custodian keeps its keys apart, in ${custodianDir}.
 
     Sample application:  ${rpUrl}   <- open this and click "Sign in with FaceID-FHE"
     Identity provider:   ${config.issuer}

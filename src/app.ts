@@ -96,6 +96,17 @@ export async function createApp(deps: AppDeps): Promise<App> {
     if (isDatabaseUnavailable(err)) ctx.state.databaseUnavailable = true;
     else logger.error({ err }, 'oidc-provider server error');
   });
+  // Koa reports errors that happen after a response (a client that hung up mid-upload: "Parse
+  // Error", ECONNRESET) on the app, and prints them to stderr unless silent. They go to our
+  // logger instead: client-side ones at debug level, anything else as an error.
+  // (oidc-provider 9's Provider is the Koa application itself.)
+  const koaApp = provider as unknown as { silent: boolean; on(event: 'error', listener: (err: { code?: string; status?: number; message?: string }) => void): void };
+  koaApp.silent = true;
+  koaApp.on('error', (err) => {
+    const clientSide = (err.status !== undefined && err.status < 500) || /^(ECONNRESET|EPIPE|ECONNABORTED|HPE_)/.test(err.code ?? '') || err.message === 'Parse Error' || err.message === 'aborted';
+    if (clientSide) logger.debug({ errorCode: err.code }, 'client went away');
+    else logger.error({ err }, 'error after the response');
+  });
 
   const csrf = createCsrf({ key: deriveKey(Buffer.from(config.cookieKeys[0]!, 'utf8'), 'csrf').toString('base64url'), secureCookies });
   // Uploads stop at the face engine's own per-frame cap: a larger frame would be refused anyway.

@@ -1,8 +1,8 @@
-import http from 'node:http';
 import { createApp } from './app.ts';
 import { loadConfig } from './config/index.ts';
 import { connectDatabase, migrateLatest } from './db/index.ts';
 import { createRuntime } from './runtime.ts';
+import { createHttpServer } from './http/index.ts';
 import { createLogger } from './shared/index.ts';
 
 /**
@@ -22,9 +22,7 @@ if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated'
 const runtime = await createRuntime(config, logger);
 const app = await createApp({ config, logger, database, ...runtime.deps });
 
-const server = http.createServer(app.callback);
-server.requestTimeout = 60_000;
-server.headersTimeout = 20_000;
+const server = createHttpServer(app.callback, { requestTimeoutMs: config.requestTimeoutMs });
 server.listen(config.port, config.host, () => {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

@@ -23,7 +23,7 @@ import type { Metrics } from './metrics/index.ts';
 import { createTotp } from './mfa/index.ts';
 import { createSealer } from './sealing/index.ts';
 import { createThrottle } from './throttle/index.ts';
-import type { Clock, Logger } from './shared/index.ts';
+import { systemClock, type Clock, type Logger } from './shared/index.ts';
 
 /**
  * Every capability wired to the database and to each other, without HTTP: the app (src/app.ts)
@@ -105,6 +105,7 @@ export function createServices(deps: ServiceDeps) {
     throttle,
     devices: queries.devices,
     deviceKey: deriveKey(config.sealingKey, 'device-cookie'),
+    clock: deps.clock ?? systemClock,
     rates: deps.rates,
     policies: deps.policies,
   });

@@ -161,7 +161,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
       signIns,
       session: { authTime: new Date(user.authTime), acr: user.acr, amr: user.amr },
       done: typeof ctx.query.done === 'string' ? ctx.query.done : undefined,
-    }, { profile, face, totp, signIns: signIns.map((event) => ({ at: event.at, type: event.type, outcome: event.outcome, clientId: event.client_id })) });
+    }, { profile, face, totp, csrf: csrf.token(ctx), signIns: signIns.map((event) => ({ at: event.at, type: event.type, outcome: event.outcome, clientId: event.client_id })) });
   });
 
   router.get('/face', async (ctx) => {

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -42,6 +42,7 @@ const EnvSchema = z.object({
   ADMIN_USER: z.string().min(1).optional(),
   ADMIN_PASSWORD: z.string().min(12).optional(),
   METRICS_TOKEN: z.string().min(16).optional(),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(60_000),
 });
 
 export interface Config {
@@ -69,13 +70,19 @@ export interface Config {
   readonly admin: { readonly user: string; readonly password: string } | undefined;
   /** Bearer token for GET /metrics; without it, only loopback clients may read metrics. */
   readonly metricsToken: string | undefined;
+  /** A request (headers and body) must arrive within this, else 408 and the connection is closed. */
+  readonly requestTimeoutMs: number;
 }
 
+/**
+ * The IdP's own demo secrets. Nothing of the custodian's is here (its sealing key and key store
+ * live in its own directory, which the IdP never reads): a copy of DATA_DIR decrypts nothing.
+ * The shared secret only authenticates the channel to the custodian.
+ */
 export interface DemoSecrets {
   cookieKeys: string[];
   sealingKey: string;
   custodianSharedSecret: string;
-  custodianSealingKey: string;
   sampleRpClientSecret: string;
 }
 
@@ -90,13 +97,19 @@ export function ensureDemoSecrets(dataDir: string): DemoSecrets {
       cookieKeys: [randomBytes(32).toString('base64url')],
       sealingKey: randomBytes(32).toString('base64'),
       custodianSharedSecret: randomBytes(32).toString('base64url'),
-      custodianSealingKey: randomBytes(32).toString('base64'),
       sampleRpClientSecret: randomBytes(32).toString('base64url'),
     };
     writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600, flag: 'wx' });
   }
   chmodSync(file, 0o600);
-  return JSON.parse(readFileSync(file, 'utf8')) as DemoSecrets;
+  const stored = JSON.parse(readFileSync(file, 'utf8')) as DemoSecrets & { custodianSealingKey?: string };
+  if (stored.custodianSealingKey !== undefined) {
+    // Written by an earlier version, when the custodian's key sat here too: removed for good.
+    delete stored.custodianSealingKey;
+    writeFileSync(`${file}.tmp`, JSON.stringify(stored, null, 2), { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
+  }
+  return stored;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -134,7 +147,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
 
   const [custodianHost, custodianPort] = e.CUSTODIAN_LISTEN?.split(':') ?? [];
-  const socketPath = e.CUSTODIAN_SOCKET ?? (e.CUSTODIAN_LISTEN ? undefined : join(dataDir, 'custodian', 'custodian.sock'));
+  // Demo default: a socket in DATA_DIR (an endpoint only; the custodian's state is elsewhere).
+  const socketPath = e.CUSTODIAN_SOCKET ?? (e.CUSTODIAN_LISTEN ? undefined : join(dataDir, 'custodian.sock'));
   const sampleRpSecret = e.SAMPLE_RP_CLIENT_SECRET ?? demo?.sampleRpClientSecret;
 
   return Object.freeze({
@@ -160,5 +174,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sampleRp: e.SAMPLE_RP_URL && sampleRpSecret ? Object.freeze({ url: e.SAMPLE_RP_URL, clientSecret: sampleRpSecret }) : undefined,
     admin: e.ADMIN_USER && e.ADMIN_PASSWORD ? Object.freeze({ user: e.ADMIN_USER, password: e.ADMIN_PASSWORD }) : undefined,
     metricsToken: e.METRICS_TOKEN,
+    requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
   });
 }

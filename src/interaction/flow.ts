@@ -6,7 +6,7 @@ import type { BiometricService, Verdict } from '../biometric/index.ts';
 import type { DeviceQueries } from '../db/index.ts';
 import type { Totp } from '../mfa/index.ts';
 import { ACR_FACE, ACR_FACE_OTP, AMR_FACE, AMR_FACE_OTP, type Acr } from '../oidc/acr.ts';
-import { AppError, isAppError } from '../shared/index.ts';
+import { AppError, isAppError, type Clock } from '../shared/index.ts';
 import { FACE_NEW_DEVICE_POLICY, FACE_POLICY, IP_POLICY, TOTP_POLICY, type Throttle, type ThrottleKey } from '../throttle/index.ts';
 
 /**
@@ -47,6 +47,7 @@ interface FlowDeps {
   devices: DeviceQueries;
   /** Key of the device-cookie hashes stored in known_devices. */
   deviceKey: Uint8Array;
+  clock: Clock;
   /** Request rates per client IP (fixed windows). */
   rates?: Partial<typeof DEFAULT_RATES>;
   /** Failure policies (lockout lengths); the defaults follow NIST SP 800-63B-4. */
@@ -69,6 +70,12 @@ export const DEFAULT_RATES = {
 
 /** A browser counts as the owner's for this long after its last successful sign-in. */
 const KNOWN_DEVICE_MS = 90 * 24 * 60 * 60_000;
+
+/** The custodian's registration caps: new enrollments wait (a burst of sign-ups is also an alert there). */
+function enrollmentPaused(error: unknown): unknown {
+  if (!isAppError(error) || error.code !== 'custodian_rate_limited') return error;
+  return new AppError('enrollment_paused', 'New face enrollments are paused for a while. Please try again later.', { status: 429, cause: error });
+}
 
 const DENIED_MESSAGE = 'Your face did not match this account. Check the lighting, look at the camera and try again.';
 const TOTP_DENIED_MESSAGE = 'That code is not valid or was already used. Enter the current code from your authenticator app, or a recovery code.';
@@ -98,9 +105,10 @@ export function createInteractionFlow(deps: FlowDeps) {
    */
   async function faceBudget(username: string, accountId: string | undefined, deviceId: string | undefined): Promise<ThrottleKey> {
     const user = normaliseUsername(username);
-    if (accountId && deviceId && (await deps.devices.isKnown(accountId, deviceHash(deviceId), new Date(Date.now() - KNOWN_DEVICE_MS)))) {
-      return { key: `face:${user}:device:${deviceHash(deviceId)}`, policy: policies.face };
-    }
+    const device = deviceHash(deviceId ?? randomUUID());
+    // The same query whether or not the username exists (an id that matches nothing otherwise).
+    const known = await deps.devices.isKnown(accountId ?? randomUUID(), device, new Date(deps.clock.now() - KNOWN_DEVICE_MS));
+    if (accountId && deviceId && known) return { key: `face:${user}:device:${device}`, policy: policies.face };
     return { key: `face:${user}`, policy: policies.faceNewDevice };
   }
 
@@ -222,6 +230,8 @@ export function createInteractionFlow(deps: FlowDeps) {
         store: async (template, activate) => {
           await deps.accounts.create(accountId, form, template, activate, { ip: input.ip, clientId: input.clientId });
         },
+      }).catch((error: unknown) => {
+        throw enrollmentPaused(error);
       });
       return { accountId, acr: ACR_FACE, amr: [...AMR_FACE] };
     },
@@ -241,6 +251,8 @@ export function createInteractionFlow(deps: FlowDeps) {
         accountId: input.accountId,
         frames,
         store: (template, activate) => deps.accounts.replaceTemplate(input.accountId, template, activate),
+      }).catch((error: unknown) => {
+        throw enrollmentPaused(error);
       });
       await deps.audit.record({
         type: input.actor === 'user' ? 'face_reenrolled' : 'face_reset',

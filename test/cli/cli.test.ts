@@ -24,10 +24,11 @@ describe('operator CLI (npm run cli)', () => {
   beforeAll(async () => {
     const secrets = ensureDemoSecrets(dataDir);
     custodian = await spawnCustodian({
-      keyDir: join(dataDir, 'custodian'),
-      socketPath: join(dataDir, 'custodian', 'custodian.sock'),
+      // The custodian's own directory, beside (not inside) the IdP's, as npm start does it.
+      keyDir: `${dataDir}-custodian`,
+      socketPath: join(dataDir, 'custodian.sock'),
       sharedSecret: secrets.custodianSharedSecret,
-      sealingKey: secrets.custodianSealingKey,
+      demo: true,
     });
     env = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'silent', FACE_WORKERS: '1' };
     delete env.DATABASE_URL;

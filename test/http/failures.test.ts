@@ -177,10 +177,11 @@ describe('graceful shutdown of the IdP process', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'faceid-shutdown-'));
     const secrets = ensureDemoSecrets(dataDir);
     const custodian = await spawnCustodian({
-      keyDir: join(dataDir, 'custodian'),
-      socketPath: join(dataDir, 'custodian', 'custodian.sock'),
+      // The custodian's own directory, beside (not inside) the IdP's, as npm start does it.
+      keyDir: `${dataDir}-custodian`,
+      socketPath: join(dataDir, 'custodian.sock'),
       sharedSecret: secrets.custodianSharedSecret,
-      sealingKey: secrets.custodianSealingKey,
+      demo: true,
     });
     const port = await new Promise<number>((resolve) => {
       const probe = net.createServer().listen(0, '127.0.0.1', () => {

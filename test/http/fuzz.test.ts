@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpClient } from '../support/http-client.ts';
 import { startIdp, type IdpHandle } from '../support/idp.ts';
 import { realParts, type PartsHandle } from '../support/parts.ts';
+import { multipart, rawRequest } from '../support/raw-http.ts';
 import { authRequest, registerClient, type InteractionState } from '../support/signin.ts';
 
 /**
@@ -91,5 +92,45 @@ describe('fuzzed input on every public endpoint', () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  it('survives truncated, aborted and malformed multipart bodies on every upload route', async () => {
+    const boundary = 'fuzzb';
+    const { http, state } = live[0]!;
+    const login = await http.postForm(state.next.login!, { username: 'fuzz-user', csrf: state.csrf });
+    const facePath = new URL(login.location!).pathname;
+    const routes = [facePath, new URL(state.next.signup!, idp.url).pathname, '/signup', '/account/face'];
+    const signupCsrf = (await http.get('/signup')).json<{ csrf: string }>().csrf;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...routes),
+        fc.nat(4000),
+        fc.constantFrom('truncate', 'abort', 'garble', 'lie-length'),
+        fc.uint8Array({ minLength: 0, maxLength: 3000 }),
+        async (path, cut, how, noise) => {
+          const csrf = path === '/signup' ? signupCsrf : state.csrf;
+          const whole = multipart(boundary, [
+            { name: 'csrf', value: csrf },
+            { name: 'username', value: 'fuzzer' },
+            { name: 'frame', file: { data: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.from(noise)]), type: 'image/jpeg' } },
+          ]);
+          const at = Math.min(cut, whole.length);
+          const body = how === 'garble' ? Buffer.concat([whole.subarray(0, at), Buffer.from(noise), whole.subarray(at)]) : whole.subarray(0, at);
+          // truncate: a complete request whose multipart ends early; lie-length and abort: the
+          // connection ends before the declared length.
+          const length = how === 'lie-length' ? whole.length + 100 : how === 'abort' ? whole.length : body.length;
+          const response = await rawRequest(idp.url, {
+            path,
+            headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Content-Length': String(length), Cookie: http.jar.header(path), Accept: 'application/json' },
+            chunks: [body, Buffer.alloc(0)],
+            ...(how === 'abort' ? { abortAfter: 1 } : {}),
+            ...(how === 'lie-length' || how === 'truncate' ? { endAfterWrite: true } : {}),
+          });
+          if (response.status !== undefined) expect(response.status, `${how} ${path} at ${at}: ${response.text.slice(0, 200)}`).toBeLessThan(500);
+        },
+      ),
+      { numRuns: 120 },
+    );
+    expect((await fetch(`${idp.url}/healthz`)).status).toBe(200);
   });
 });

@@ -1,10 +1,11 @@
-import http from 'node:http';
+import type http from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp, type App, type AppDeps } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/index.ts';
+import { createHttpServer, type HttpServerOptions } from '../../src/http/index.ts';
 import { createLogger } from '../../src/shared/index.ts';
 import { testDatabase } from './db.ts';
 
@@ -28,6 +29,8 @@ export interface StartOptions {
   database?: Awaited<ReturnType<typeof testDatabase>>;
   /** Share another instance's data directory (and so its demo secrets): a second web process. */
   dataDir?: string;
+  /** Server timeouts (slow-client tests shorten them). */
+  server?: HttpServerOptions;
 }
 
 export async function startIdp(parts: Parts, options: StartOptions = {}): Promise<IdpHandle> {
@@ -35,7 +38,7 @@ export async function startIdp(parts: Parts, options: StartOptions = {}): Promis
     res.statusCode = 503;
     res.end();
   };
-  const server = http.createServer((req, res) => handler(req, res));
+  const server = createHttpServer((req, res) => handler(req, res), options.server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;

@@ -27,6 +27,8 @@ export interface PartsHandle {
   enrollFrames: Frame[];
   sameFrames: Frame[];
   otherFrames: Frame[];
+  /** Person B's enrollment. */
+  otherEnrollFrames: Frame[];
   close(): Promise<void>;
 }
 
@@ -35,6 +37,8 @@ export interface People {
   source: 'faces-dir' | 'face-api-demo';
   a: { enroll: Buffer[]; verify: Buffer[] };
   b: Buffer[];
+  /** Person B's own enrollment frames (other photos of B). */
+  bEnroll: Buffer[];
 }
 
 /** A JPEG frame as the pages upload it. */
@@ -62,6 +66,7 @@ async function makePeople(): Promise<People> {
         verify: await Promise.all([5, 7].map((n) => webcamFrame(loadFace('George_W_Bush', n), { height: 400, centerX: 300 }))),
       },
       b: [await webcamFrame(loadFace('Vladimir_Putin', 1), { height: 420 })],
+      bEnroll: await Promise.all([2, 3, 4].map((n) => webcamFrame(loadFace('Vladimir_Putin', n), { height: 420 }))),
     };
   }
   const faces = await demoFaces();
@@ -73,6 +78,7 @@ async function makePeople(): Promise<People> {
       verify: await Promise.all([{ height: 380, centerX: 330, centerY: 250 }, { height: 430, mirror: true }].map((o) => webcamFrame(a, o))),
     },
     b: [await webcamFrame(faces[4]!.image, { height: 420 })],
+    bEnroll: await Promise.all([{ height: 440 }, { height: 400, centerX: 300 }, { height: 420, centerX: 340 }].map((o) => webcamFrame(faces[4]!.image, o))),
   };
 }
 
@@ -123,6 +129,7 @@ export async function realParts(options: { custodianEnv?: Record<string, string>
     enrollFrames: who.a.enroll.map(jpeg),
     sameFrames: who.a.verify.slice(0, 1).map(jpeg),
     otherFrames: who.b.map(jpeg),
+    otherEnrollFrames: who.bEnroll.map(jpeg),
     async close() {
       custodian.client.close();
       await handle.custodian.stop();
