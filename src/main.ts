@@ -1,13 +1,11 @@
-import { createApp } from './app.ts';
 import { loadConfig } from './config/index.ts';
-import { connectDatabase, migrateLatest } from './db/index.ts';
-import { createRuntime } from './runtime.ts';
 import { createHttpServer } from './http/index.ts';
+import { createIdp } from './idp.ts';
 import { createLogger } from './shared/index.ts';
 
 /**
- * Process entry for the IdP: configuration -> database (migrated) -> face engine and custodian
- * link -> app -> listen. SIGTERM/SIGINT stop accepting, drain in-flight requests, then close.
+ * Process entry for the IdP: configuration -> the IdP (src/idp.ts) -> listen. SIGTERM/SIGINT stop
+ * accepting, drain in-flight requests, then close what the IdP opened.
  */
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, name: 'faceid-idp' });
@@ -15,18 +13,12 @@ if (config.mode === 'demo') {
   logger.warn({ dataDir: config.dataDir }, 'DEMO MODE: secrets are generated into the data directory; set FACEID_MODE=production with real secrets for any real use');
 }
 
-const database = connectDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
-const applied = await migrateLatest(database.knex);
-if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-
-const runtime = await createRuntime(config, logger);
-const app = await createApp({ config, logger, database, ...runtime.deps });
-
-const server = createHttpServer(app.callback, { requestTimeoutMs: config.requestTimeoutMs });
+const idp = await createIdp(config, { logger });
+const server = createHttpServer(idp.callback!, { requestTimeoutMs: config.requestTimeoutMs });
 server.listen(config.port, config.host, () => {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  logger.info({ issuer: config.issuer, port, database: database.kind }, `FaceID-FHE listening on http://${config.host}:${port}`);
+  logger.info({ issuer: config.issuer, port, database: idp.services.database.kind }, `FaceID-FHE listening on http://${config.host}:${port}`);
 });
 
 let stopping = false;
@@ -44,9 +36,7 @@ async function shutdown(signal: string): Promise<void> {
     server.close(() => resolve());
     server.closeIdleConnections();
   });
-  await app.close();
-  await runtime.close();
-  await database.close();
+  await idp.close();
   logger.info('stopped');
   process.exit(0);
 }

@@ -12,7 +12,7 @@
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -156,9 +156,10 @@ function procStat(pid: number): { rssMb: number; cpuMs: number } {
 
 async function childMain(): Promise<void> {
   // Imported here so that the parent (the load generator) does not load the app at all.
-  const { createApp } = await import('../../src/app.ts');
+  const { createIdp } = await import('../../src/idp.ts');
   const { loadConfig } = await import('../../src/config/index.ts');
-  const { connectDatabase, migrateLatest } = await import('../../src/db/index.ts');
+  const { connectDatabase } = await import('../../src/db/index.ts');
+  const { createHttpServer } = await import('../../src/http/index.ts');
   const { createLogger } = await import('../../src/shared/index.ts');
   const { realParts } = await import('../../test/support/parts.ts');
 
@@ -167,9 +168,7 @@ async function childMain(): Promise<void> {
     res.statusCode = 503;
     res.end();
   };
-  const server = http.createServer((req, res) => handler(req, res));
-  server.requestTimeout = 60_000;
-  server.headersTimeout = 20_000;
+  const server = createHttpServer((req, res) => handler(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
@@ -178,12 +177,13 @@ async function childMain(): Promise<void> {
   // TRUST_PROXY: the load generator gives each sign-in its own client address (X-Forwarded-For),
   // as the users behind a TLS-terminating proxy have (README, Configuration).
   const config = loadConfig({ DATA_DIR: dataDir, PORT: String(port), ISSUER: url, LOG_LEVEL: 'silent', TRUST_PROXY: 'true', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) });
+  // As main.ts builds it (createIdp), on the production pool settings; the database in memory
+  // when embedded, so that runs do not leave files behind.
   const database = connectDatabase({ url: config.databaseUrl, dataDir, inMemory: !config.databaseUrl });
-  await migrateLatest(database.knex);
   const logger = createLogger({ level: process.env.BENCH_LOG_LEVEL ?? 'warn', name: 'faceid-idp' });
-  const app = await createApp({ config, logger, database, ...parts.parts, rates: BENCH_RATES });
-  handler = app.callback;
-  const client = await app.clients.add({ name: 'Load bench RP', redirectUris: [REDIRECT_URI], firstParty: true });
+  const app = await createIdp(config, { logger, database, ...parts.parts, rates: BENCH_RATES });
+  handler = app.callback!;
+  const client = await app.services.clients.add({ name: 'Load bench RP', redirectUris: [REDIRECT_URI], firstParty: true });
   const knex = database.knex;
 
   const handlers: Record<ChildRequest['op'], (request: ChildRequest) => Promise<unknown>> = {

@@ -1,1 +1,1 @@
-export { createAccountRouter, ACCOUNT_CLIENT_ID } from './router.ts';
+export { createAccountRouter } from './router.ts';

@@ -2,13 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
 import type { Provider } from 'oidc-provider';
-import type { AuditType } from '../audit/index.ts';
+import type { AccountService } from '../accounts/index.ts';
+import type { Audit, AuditType } from '../audit/index.ts';
 import type { AccountRow } from '../db/index.ts';
 import { frameUploadLimits, type MultipartLimits } from '../http/body.ts';
 import { parseCheckedForm, parseCheckedMultipart, type Csrf } from '../http/csrf.ts';
 import { noStore } from '../http/security.ts';
 import { respond, type Views } from '../http/views.ts';
-import type { Services } from '../services.ts';
+import type { InteractionFlow } from '../interaction/flow.ts';
+import type { Totp } from '../mfa/index.ts';
+import { ACCOUNT_CLIENT_ID } from '../oidc/index.ts';
 import { AppError } from '../shared/index.ts';
 
 /**
@@ -29,13 +32,16 @@ import { AppError } from '../shared/index.ts';
  * sent through a new sign-in (prompt=login) first, as NIST SP 800-63B 4.2 asks before changing
  * authenticators.
  */
-export const ACCOUNT_CLIENT_ID = 'account-console';
 const FRESH_MS = 5 * 60 * 1000;
 const STATE_COOKIE = 'fid.account';
 
 interface AccountRouterDeps {
   provider: Provider;
-  services: Services;
+  accounts: AccountService;
+  totp: Totp;
+  audit: Audit;
+  /** Face re-enrollment (its limits and the custodian registration live there). */
+  flow: Pick<InteractionFlow, 'reenroll'>;
   views: Views;
   csrf: Csrf;
   issuer: string;
@@ -58,7 +64,7 @@ interface SignedIn {
 const safeReturn = (value: unknown): string => (typeof value === 'string' && /^\/account(\/[\w-]*)?$/.test(value) ? value : '/account');
 
 export function createAccountRouter(deps: AccountRouterDeps): Router {
-  const { provider, services, views, csrf } = deps;
+  const { provider, accounts, totp, audit, views, csrf } = deps;
   const router = new Router({ prefix: '/account' });
   router.use(noStore);
 
@@ -71,7 +77,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   async function signedIn(ctx: Context): Promise<SignedIn | undefined> {
     const session = await provider.Session.get(ctx as never);
     if (!session.accountId) return undefined;
-    const account = await services.accounts.findById(session.accountId);
+    const account = await accounts.findById(session.accountId);
     if (!account) return undefined;
     return { account, accountId: account.id, username: account.username, authTime: (session.authTime() ?? 0) * 1000, acr: session.acr, amr: session.amr };
   }
@@ -107,7 +113,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   }
 
   const recordSuccess = (type: AuditType, user: SignedIn, ctx: Context) =>
-    services.audit.record({ type, outcome: 'success', accountId: user.accountId, ip: ctx.ip });
+    audit.record({ type, outcome: 'success', accountId: user.accountId, ip: ctx.ip });
 
   router.get('/login', async (ctx) => {
     const state = randomBytes(24).toString('base64url');
@@ -145,10 +151,10 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     const user = await requireSession(ctx, { fresh: false });
     if (!user) return;
     const { account } = user;
-    const [template, totp, events] = await Promise.all([
-      services.accounts.template(user.accountId),
-      services.totp.status(user.accountId),
-      services.queries.audit.list({ accountId: user.accountId, limit: 20 }),
+    const [template, secondFactor, events] = await Promise.all([
+      accounts.template(user.accountId),
+      totp.status(user.accountId),
+      audit.list({ accountId: user.accountId, limit: 20 }),
     ]);
     const profile = { username: account.username, email: account.email, name: account.name, createdAt: account.created_at };
     const face = template ? { enrolledAt: template.createdAt, heParams: template.template.heParams, modelVersion: template.template.modelVersion, bytes: template.template.ciphertext.byteLength } : undefined;
@@ -157,11 +163,11 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
       csrf: csrf.token(ctx),
       profile,
       face,
-      totp,
+      totp: secondFactor,
       signIns,
       session: { authTime: new Date(user.authTime), acr: user.acr, amr: user.amr },
       done: typeof ctx.query.done === 'string' ? ctx.query.done : undefined,
-    }, { profile, face, totp, csrf: csrf.token(ctx), signIns: signIns.map((event) => ({ at: event.at, type: event.type, outcome: event.outcome, clientId: event.client_id })) });
+    }, { profile, face, totp: secondFactor, csrf: csrf.token(ctx), signIns: signIns.map((event) => ({ at: event.at, type: event.type, outcome: event.outcome, clientId: event.client_id })) });
   });
 
   router.get('/face', async (ctx) => {
@@ -173,7 +179,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   router.post('/face', async (ctx) => {
     ctx.state.retryUrl = '/account/face';
     const user = (await requireSession(ctx, { fresh: true, returnTo: '/account/face' }))!;
-    await services.flow.reenroll({
+    await deps.flow.reenroll({
       accountId: user.accountId,
       actor: 'user',
       ip: ctx.ip,
@@ -186,7 +192,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   // A POST (not a GET): it replaces any pending secret, which a cross-site link must not do.
   router.post('/totp/begin', async (ctx) => {
     const { user } = await freshForm(ctx);
-    const enrollment = await services.totp.begin(user.accountId, user.username);
+    const enrollment = await totp.begin(user.accountId, user.username);
     const token = csrf.token(ctx);
     page(ctx, 'account-totp.njk', { csrf: token, qrSvg: enrollment.qrSvg, secret: enrollment.secret, uri: enrollment.uri }, { secret: enrollment.secret, uri: enrollment.uri, csrf: token });
   });
@@ -194,14 +200,14 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   router.post('/totp', async (ctx) => {
     ctx.state.retryUrl = '/account';
     const { user, fields } = await freshForm(ctx);
-    const codes = await services.totp.confirm(user.accountId, (fields.code ?? '').slice(0, 16));
+    const codes = await totp.confirm(user.accountId, (fields.code ?? '').slice(0, 16));
     await recordSuccess('totp_enabled', user, ctx);
     page(ctx, 'account-recovery-codes.njk', { codes, enabled: true }, { recoveryCodes: codes });
   });
 
   router.post('/totp/remove', async (ctx) => {
     const { user } = await freshForm(ctx);
-    await services.totp.remove(user.accountId);
+    await totp.remove(user.accountId);
     await recordSuccess('totp_disabled', user, ctx);
     ctx.status = 303;
     ctx.redirect('/account?done=totp-removed');
@@ -209,7 +215,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
 
   router.post('/recovery-codes', async (ctx) => {
     const { user } = await freshForm(ctx);
-    const codes = await services.totp.regenerateRecoveryCodes(user.accountId);
+    const codes = await totp.regenerateRecoveryCodes(user.accountId);
     await recordSuccess('recovery_codes_regenerated', user, ctx);
     page(ctx, 'account-recovery-codes.njk', { codes, enabled: false }, { recoveryCodes: codes });
   });
@@ -220,7 +226,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     if ((fields.confirm ?? '').trim().toLowerCase() !== user.username) {
       throw new AppError('confirmation_mismatch', 'Type your username exactly to confirm the deletion.', { status: 422 });
     }
-    await services.accounts.delete(user.accountId, { ip: ctx.ip, actor: 'user' });
+    await accounts.delete(user.accountId, { ip: ctx.ip, actor: 'user' });
     page(ctx, 'account-deleted.njk', {}, { status: 'deleted' });
   });
 

@@ -3,9 +3,9 @@ import { Router } from '@koa/router';
 import type { Context } from 'koa';
 import { noStore } from '../http/security.ts';
 import { respond, type Views } from '../http/views.ts';
-import type { Services } from '../services.ts';
+import type { Audit } from '../audit/index.ts';
 import { AppError } from '../shared/index.ts';
-import type { FailurePolicy } from '../throttle/index.ts';
+import type { FailurePolicy, Throttle } from '../throttle/index.ts';
 
 /**
  * The operator's audit view: GET /admin/audit (filters: type, outcome, account, before), behind
@@ -14,7 +14,8 @@ import type { FailurePolicy } from '../throttle/index.ts';
  * rate-limited per IP and audited like any other security event.
  */
 interface AdminRouterDeps {
-  services: Services;
+  audit: Audit;
+  throttle: Pick<Throttle, 'reserve'>;
   views: Views;
   credentials: { user: string; password: string } | undefined;
 }
@@ -26,7 +27,7 @@ const ADMIN_POLICY: FailurePolicy = { maxFailures: 5, baseLockMs: 60_000, maxLoc
 
 export function createAdminRouter(deps: AdminRouterDeps): Router {
   const router = new Router({ prefix: '/admin' });
-  const { credentials, services } = deps;
+  const { credentials, audit } = deps;
   if (!credentials) return router;
   const expectedUser = digest(credentials.user);
   const expectedPassword = digest(credentials.password);
@@ -41,7 +42,7 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     if (!header) throw challenge(ctx);
     // The attempt is reserved before the password is compared: while an address is locked out
     // even the right password is refused, so guessing gains nothing from the limit's answers.
-    const reservation = await services.throttle.reserve([{ key: `admin:${ctx.ip}`, policy: ADMIN_POLICY }]);
+    const reservation = await deps.throttle.reserve([{ key: `admin:${ctx.ip}`, policy: ADMIN_POLICY }]);
     const decoded = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString('utf8') : '';
     const colon = decoded.indexOf(':');
     const ok =
@@ -54,8 +55,8 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
       return;
     }
     const lock = await reservation.fail();
-    await services.audit.record({ type: 'admin_login', outcome: 'denied', ip: ctx.ip });
-    if (lock.lockedNow) await services.audit.record({ type: 'lockout', outcome: 'admin', ip: ctx.ip, detail: { seconds: Math.ceil(lock.lockedMs / 1000) } });
+    await audit.record({ type: 'admin_login', outcome: 'denied', ip: ctx.ip });
+    if (lock.lockedNow) await audit.record({ type: 'lockout', outcome: 'admin', ip: ctx.ip, detail: { seconds: Math.ceil(lock.lockedMs / 1000) } });
     throw challenge(ctx);
   }
 
@@ -78,7 +79,7 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     const before = text('before');
     if (before !== undefined && !/^\d{1,18}$/.test(before)) throw new AppError('bad_request', 'before must be an event id.', { status: 400 });
     const filter = { type: text('type'), outcome: text('outcome'), accountId: text('account'), before, limit: 100 };
-    const events = await services.queries.audit.list(filter);
+    const events = await audit.list(filter);
     const next = events.length === 100 ? events[events.length - 1]!.id : undefined;
     const query = (extra: Record<string, string>) => new URLSearchParams(Object.entries({ ...filter, ...extra }).filter(([k, v]) => v !== undefined && k !== 'limit') as Array<[string, string]>).toString();
     respond(ctx, deps.views, 'admin-audit.njk', { events, filter, nextUrl: next ? `/admin/audit?${query({ before: String(next) })}` : undefined }, { events, next });

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { AuditQueries, Db, NewAuditEvent } from '../db/index.ts';
+import type { AuditEventRow, AuditFilter, AuditQueries, Db, NewAuditEvent } from '../db/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { Logger } from '../shared/index.ts';
 
@@ -35,6 +35,8 @@ export interface Audit {
   pseudonym(accountId: string): string;
   /** Replaces the account id in past events by its pseudonym (inside the deletion transaction). */
   forget(accountId: string, trx: Db): Promise<void>;
+  /** Events, newest first (the account page's recent sign-ins, the operators' audit view). */
+  list(filter: AuditFilter): Promise<AuditEventRow[]>;
 }
 
 export function createAudit(deps: { queries: AuditQueries; logger: Logger; pseudonymKey: Uint8Array; metrics?: Metrics }): Audit {
@@ -45,6 +47,7 @@ export function createAudit(deps: { queries: AuditQueries; logger: Logger; pseud
     async forget(accountId, trx) {
       await deps.queries.pseudonymise(accountId, pseudonym(accountId), trx);
     },
+    list: (filter) => deps.queries.list(filter),
     async record(event) {
       await deps.queries.insert(event);
       deps.metrics?.securityEvents.inc({ type: event.type, outcome: event.outcome });

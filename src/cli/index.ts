@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config/index.ts';
 import { connectDatabase, migrateLatest, migrationStatus, rollbackAll, type Database } from '../db/index.ts';
-import { createRuntime } from '../runtime.ts';
-import { createServices, type BiometricParts } from '../services.ts';
+import { createIdp } from '../idp.ts';
 import { AppError, createLogger, isAppError } from '../shared/index.ts';
 
 /**
@@ -55,21 +54,11 @@ const faceFiles = (values: Values): string[] => {
 async function run(command: string, values: Values, config: Config, database: Database): Promise<void> {
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', name: 'faceid-cli' });
   const print = (line: string) => process.stdout.write(`${line}\n`);
-  let runtime: Awaited<ReturnType<typeof createRuntime>> | undefined;
-  // Face engine and custodian are started only for the commands that need them.
-  const unavailable = () => {
-    throw new AppError('cli_internal', 'This command does not use the face engine.');
-  };
-  const noFaces: BiometricParts = {
-    face: { modelVersion: 'none', enroll: unavailable, probe: unavailable },
-    custodian: { register: unavailable, activate: unavailable, forget: unavailable, ticket: unavailable, decoy: unavailable, judge: unavailable, health: unavailable },
-    he: { paramsVersion: 'none', encryptTemplate: unavailable, matchAndBlind: unavailable },
-    matchThreshold: 0,
-  };
-  // user:delete tells the custodian to destroy the account's key (queued if it is unreachable).
+  // The IdP's capabilities without its web app; the face engine only for the commands that need it
+  // (the custodian client connects on first use: user:delete tells it to destroy the account's key).
   const needsFaces = command === 'user:add' || command === 'user:reset-face';
-  if (needsFaces || command === 'user:delete') runtime = await createRuntime(config, logger, { face: needsFaces });
-  const services = createServices({ config, logger, database, ...(runtime?.deps ?? noFaces) });
+  const idp = await createIdp(config, { logger, database, migrate: false, http: false, ...(needsFaces ? {} : { face: 'none' as const }) });
+  const { services } = idp;
 
   try {
     switch (command) {
@@ -154,7 +143,7 @@ async function run(command: string, values: Values, config: Config, database: Da
         throw new AppError('cli_usage', `Unknown command "${command}".\n\n${USAGE}`);
     }
   } finally {
-    await runtime?.close();
+    await idp.close();
   }
 }
 

@@ -177,3 +177,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
   });
 }
+
+export { deriveIdpKeys, type IdpKeys } from './keys.ts';

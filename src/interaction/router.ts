@@ -7,7 +7,7 @@ import { parseCheckedForm, parseCheckedMultipart, type Csrf } from '../http/csrf
 import { noStore } from '../http/security.ts';
 import { respond, type Views } from '../http/views.ts';
 import { AppError, type Clock } from '../shared/index.ts';
-import { ACR_FACE_OTP, requiredAcr, type AcrParams } from '../oidc/acr.ts';
+import { ACR_FACE, requiredAcr, satisfies, type AcrParams } from '../oidc/acr.ts';
 import type { InteractionFlow } from './flow.ts';
 import { abortResult, loginResult, unmetResult } from './result.ts';
 
@@ -222,7 +222,9 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       username: readUsername(username),
       frames: framesOf(ctx),
       deviceId: deviceOf(ctx),
-      requireOtp: requiredAcr(params) === ACR_FACE_OTP,
+      // Whatever the relying party requires that the face alone does not reach (compared by
+      // strength, so that a stronger acr added later is never read as "no second factor").
+      requireOtp: !satisfies(ACR_FACE, requiredAcr(params)),
       requiredAccountId: stepUp ? interaction.session?.accountId : undefined,
       ...requestContext(ctx, interaction),
     });

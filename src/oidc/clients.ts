@@ -66,3 +66,33 @@ export function createClientRegistry(deps: { clients: ClientQueries; sealer: Sea
     remove: (clientId: string) => deps.clients.delete(clientId),
   };
 }
+
+/** The IdP's own account page: a first-party client that signs in with response_type=none. */
+export const ACCOUNT_CLIENT_ID = 'account-console';
+
+/**
+ * The clients the IdP registers itself at start: its account page, and in demo mode the sample
+ * relying party of `npm start`. Upserts, so a restart or a second process changes nothing.
+ */
+export async function seedClients(registry: ClientRegistry, options: { issuer: string; sampleRp: { url: string; clientSecret: string } | undefined }): Promise<void> {
+  if (options.sampleRp) {
+    await registry.add({
+      clientId: 'sample-rp',
+      name: 'Sample relying party',
+      redirectUris: [new URL('/callback', options.sampleRp.url).href],
+      postLogoutRedirectUris: [new URL('/', options.sampleRp.url).href],
+      secret: options.sampleRp.clientSecret,
+      firstParty: false,
+    });
+  }
+  await registry.add({
+    clientId: ACCOUNT_CLIENT_ID,
+    name: 'Your FaceID-FHE account',
+    redirectUris: [new URL('/account/callback', options.issuer).href],
+    authMethod: 'none',
+    responseTypes: ['none'],
+    firstParty: true,
+  });
+}
+
+export type ClientRegistry = ReturnType<typeof createClientRegistry>;

@@ -1,3 +1,3 @@
 export { createAdapterClass } from './adapter.ts';
 export { createProvider } from './provider.ts';
-export { createClientRegistry } from './clients.ts';
+export { ACCOUNT_CLIENT_ID, createClientRegistry, seedClients, type ClientRegistry } from './clients.ts';

@@ -1,3 +1,5 @@
 export { AppError, isAppError, type AppErrorOptions } from './errors.ts';
 export { createLogger, redact, silentLogger, type Logger, type LoggerOptions } from './logger.ts';
 export { systemClock, type Clock } from './clock.ts';
+export { deriveKey } from './derive.ts';
+export { createCloseStack, type CloseStack } from './lifecycle.ts';

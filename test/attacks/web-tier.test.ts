@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CustodianLink } from '../../src/services.ts';
+import type { CustodianClient } from '../../src/custodian/index.ts';
 import { HttpClient, type Response } from '../support/http-client.ts';
 import { startIdp, type IdpHandle } from '../support/idp.ts';
 import { realParts, type PartsHandle } from '../support/parts.ts';
@@ -25,7 +25,7 @@ describe('attacks on the web tier and its database', () => {
     parts = await realParts({ workers: 2 });
     const real = parts.parts.custodian;
     const recorded = new Proxy(real, {
-      get(target, op: keyof CustodianLink) {
+      get(target, op: keyof CustodianClient) {
         const value = target[op];
         if (typeof value !== 'function') return value;
         return (...args: unknown[]) => {
@@ -52,7 +52,7 @@ describe('attacks on the web tier and its database', () => {
   const client = () => new HttpClient(idp.url, { 'x-forwarded-for': `10.60.${Math.floor(ips / 250)}.${(ips += 1) % 250}` });
   const signIn = async (username: string, frames: Frame[], http = client()) => signInOverHttp(http, await authRequest(config), username, frames);
   const outcome = (result: { last: Response; callback: URL }) => (result.callback.searchParams.get('code') ? 'code' : `${result.last.status} ${result.last.json<{ error?: string }>().error ?? ''}`);
-  const accountId = async (username: string) => (await idp.app.accounts.findByUsername(username))!.id;
+  const accountId = async (username: string) => (await idp.app.services.accounts.findByUsername(username))!.id;
 
   describe('finding 4: a template copied into another account\'s row', () => {
     it('does not sign the copier\'s face in as that account, and raises an audited alert', async () => {

@@ -63,7 +63,7 @@ describe.skipIf(skip !== null)('second factor, step-up and account self-service 
     idp = await startIdp(parts.parts);
     rp = await startRelyingParty(idp);
     expect((await signUpOverHttp(idp.url, USERNAME, parts.enrollFrames)).status).toBe(303);
-    accountId = (await idp.app.accounts.findByUsername(USERNAME))!.id;
+    accountId = (await idp.app.services.accounts.findByUsername(USERNAME))!.id;
     const camera = await fakeCamera([parts.people.a.verify[0]!], join(scratchDir('faceid-e2e-mfa-'), 'same.mjpeg'));
     browser = await launchWithCamera(camera);
     page = await browser.newPage({ viewport: { width: 420, height: 900 } });

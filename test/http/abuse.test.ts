@@ -29,7 +29,7 @@ describe('abuse resistance', () => {
   };
 
   const deniedCount = async (username: string) => {
-    const account = await idp.app.accounts.findByUsername(username);
+    const account = await idp.app.services.accounts.findByUsername(username);
     return (await idp.database.knex('audit_events').where({ type: 'signin', outcome: 'denied', account_id: account!.id })).length;
   };
 
@@ -126,7 +126,7 @@ describe('abuse resistance', () => {
   });
 
   it('locks the second factor after 5 wrong codes', async () => {
-    const account = await idp.app.accounts.findByUsername('totpuser');
+    const account = await idp.app.services.accounts.findByUsername('totpuser');
     const { secret } = await idp.app.services.totp.begin(account!.id, 'totpuser');
     await idp.app.services.totp.confirm(account!.id, await generate({ secret, epoch: Math.floor(clock.now() / 1000) }));
     const statuses: number[] = [];

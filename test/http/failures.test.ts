@@ -148,7 +148,7 @@ describe.skipIf(!process.env.DATABASE_URL)('when PostgreSQL is unreachable', () 
     // No account without its template (the enrollment during the cut left nothing behind).
     const orphans = await database.knex('accounts').leftJoin('face_templates', 'accounts.id', 'face_templates.account_id').whereNull('face_templates.account_id');
     expect(orphans).toEqual([]);
-    expect(await idp.app.accounts.findByUsername('henry')).toBeUndefined();
+    expect(await idp.app.services.accounts.findByUsername('henry')).toBeUndefined();
   });
 
   it('a database that stops answering without closing connections gives 503 in seconds, not a hang', async () => {

@@ -56,7 +56,7 @@ describe.skipIf(skip !== null)('two IdP instances on one PostgreSQL', () => {
     databases.push(await testDatabase({ schema: databases[0]!.schema }));
     const started = await Promise.all(databases.map((database) => startIdp(parts.parts, { database, dataDir, env: { ISSUER: base } })));
     instances.push(...started);
-    const { clientId, clientSecret } = await instances[1]!.app.clients.add({ name: 'Scale-out RP', redirectUris: [REDIRECT_URI], firstParty: true });
+    const { clientId, clientSecret } = await instances[1]!.app.services.clients.add({ name: 'Scale-out RP', redirectUris: [REDIRECT_URI], firstParty: true });
     config = await discover(base, clientId, clientSecret!);
     expect((await signUpOverHttp(base, 'kim', parts.enrollFrames)).status).toBe(303);
   });

@@ -25,11 +25,11 @@ describe('TOTP second factor and step-up', () => {
   const enroll = async (username: string) => {
     const response = await signUpOverHttp(idp.url, username, parts.enrollFrames);
     expect(response.status, response.text).toBe(303);
-    return (await idp.app.accounts.findByUsername(username))!.id;
+    return (await idp.app.services.accounts.findByUsername(username))!.id;
   };
 
   const addTotp = async (username: string) => {
-    const id = (await idp.app.accounts.findByUsername(username))!.id;
+    const id = (await idp.app.services.accounts.findByUsername(username))!.id;
     const { secret } = await idp.app.services.totp.begin(id, username);
     secrets.set(username, secret);
     recovery.set(username, await idp.app.services.totp.confirm(id, await codeFor(username)));

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, type App, type AppDeps } from '../../src/app.ts';
+import { createIdp, type Idp, type IdpOverrides } from '../../src/idp.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { createHttpServer, type HttpServerOptions } from '../../src/http/index.ts';
 import { createLogger } from '../../src/shared/index.ts';
@@ -11,13 +11,14 @@ import { testDatabase } from './db.ts';
 
 export interface IdpHandle {
   url: string;
-  app: App;
+  app: Idp;
   dataDir: string;
   database: Awaited<ReturnType<typeof testDatabase>>;
   close(): Promise<void>;
 }
 
-export type Parts = Pick<AppDeps, 'face' | 'custodian' | 'he' | 'matchThreshold'> & Partial<Pick<AppDeps, 'captureFrames' | 'rates' | 'policies' | 'clock'>>;
+/** The real biometric parts (test/support/parts.ts) and what else a test wants to override. */
+export type Parts = Required<Pick<IdpOverrides, 'face' | 'custodian' | 'he'>> & Pick<IdpOverrides, 'captureFrames' | 'rates' | 'policies' | 'clock'>;
 
 /** The real app on a real HTTP server on port 0, with a fresh database (see db.ts). */
 export interface StartOptions {
@@ -45,8 +46,8 @@ export async function startIdp(parts: Parts, options: StartOptions = {}): Promis
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'faceid-idp-'));
   const config = loadConfig({ DATA_DIR: dataDir, PORT: String(port), ISSUER: url, LOG_LEVEL: 'silent', ...options.env });
   const database = options.database ?? (await testDatabase({ pglite: options.pglite, pgliteDataDir: options.persistentPglite ? dataDir : undefined }));
-  const app = await createApp({ config, logger: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), database, ...parts });
-  handler = app.callback;
+  const app = await createIdp(config, { logger: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), database, ...parts });
+  handler = app.callback!;
   return {
     url,
     app,

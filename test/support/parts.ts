@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnCustodian, type SpawnedCustodian } from '../../src/custodian/index.ts';
-import { createFaceEngine, DEFAULT_MATCH_THRESHOLD, type FaceEngine } from '../../src/face/index.ts';
+import { createFaceEngine, type FaceEngine } from '../../src/face/index.ts';
 import { createHeEngine } from '../../src/he/index.ts';
 import { demoFaces, facesDir, loadFace, webcamFrame } from './faces.ts';
 import type { Parts } from './idp.ts';
@@ -112,7 +112,6 @@ export async function realParts(options: { custodianEnv?: Record<string, string>
       face,
       custodian: custodian.client,
       he,
-      matchThreshold: DEFAULT_MATCH_THRESHOLD,
     },
     custodian,
     async killCustodian() {

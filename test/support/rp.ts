@@ -11,7 +11,7 @@ export async function startRelyingParty(idp: IdpHandle): Promise<{ url: string; 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const clientSecret = randomBytes(32).toString('base64url');
-  await idp.app.clients.add({ clientId: 'sample-rp', name: 'Sample relying party', redirectUris: [`${url}/callback`], postLogoutRedirectUris: [`${url}/`], secret: clientSecret });
+  await idp.app.services.clients.add({ clientId: 'sample-rp', name: 'Sample relying party', redirectUris: [`${url}/callback`], postLogoutRedirectUris: [`${url}/`], secret: clientSecret });
   const rp = await createRelyingParty({ issuer: idp.url, clientId: 'sample-rp', clientSecret, baseUrl: url });
   handler = (req, res) => void rp(req, res);
   return {

@@ -15,8 +15,8 @@ export async function discover(issuer: string, clientId: string, clientSecret: s
 }
 
 /** Registers a client with a secret that redirects to REDIRECT_URI, and discovers the IdP as that client. */
-export async function registerClient(idp: Pick<IdpHandle, 'url' | 'app'>, client: Omit<Parameters<IdpHandle['app']['clients']['add']>[0], 'redirectUris'>): Promise<{ config: oidc.Configuration; clientId: string }> {
-  const { clientId, clientSecret } = await idp.app.clients.add({ ...client, redirectUris: [REDIRECT_URI] });
+export async function registerClient(idp: Pick<IdpHandle, 'url' | 'app'>, client: Omit<Parameters<IdpHandle['app']['services']['clients']['add']>[0], 'redirectUris'>): Promise<{ config: oidc.Configuration; clientId: string }> {
+  const { clientId, clientSecret } = await idp.app.services.clients.add({ ...client, redirectUris: [REDIRECT_URI] });
   return { config: await discover(idp.url, clientId, clientSecret!), clientId };
 }
 

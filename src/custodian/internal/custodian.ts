@@ -1,11 +1,11 @@
 import { join } from 'node:path';
-import { AppError, systemClock, type Clock, type Logger } from '../../shared/index.ts';
+import { AppError, createCloseStack, systemClock, type Clock, type Logger } from '../../shared/index.ts';
 import { createHeContext } from '../../he/index.ts';
 import { createAuditLog } from './audit.ts';
 import { createBudget } from './budget.ts';
 import type { CustodianConfig } from './config.ts';
 import { createJudge } from './judge.ts';
-import { createKeySealer, deriveKey, ensurePrivateDirectory, resolveSealingKey } from './keys.ts';
+import { createKeySealer, deriveCustodianKey, ensurePrivateDirectory, resolveSealingKey } from './keys.ts';
 import { startListener, type Listener } from './listener.ts';
 import { createCustodianMetrics, serveMetrics } from './metrics.ts';
 import { openRegistry } from './registry.ts';
@@ -29,21 +29,19 @@ export async function startCustodian(config: CustodianConfig, deps: { logger: Lo
   const sealingKey = resolveSealingKey(config.keyDir, config.sealingKey, logger);
   const he = await createHeContext(config.paramsVersion);
   // Closed in reverse order (LIFO), also when start-up fails half-way.
-  const cleanup: Array<() => void | Promise<void>> = [() => he.close()];
-  const unwind = async () => {
-    for (const step of cleanup.reverse()) await step();
-  };
+  const stack = createCloseStack();
+  stack.defer(() => he.close());
   try {
     const registry = openRegistry(config.keyDir);
-    cleanup.push(() => registry.close());
+    stack.defer(() => registry.close());
     const sealer = createKeySealer(sealingKey);
     const canary = registry.meta('sealing-check');
     if (!canary) registry.putMeta('sealing-check', sealer.canary());
     else if (!sealer.checkCanary(canary)) {
       throw new AppError('custodian_key_store_invalid', `The sealing key does not open the store in ${config.keyDir} (wrong CUSTODIAN_SEALING_KEY, or another custodian's directory).`);
     }
-    const audit = createAuditLog({ path: join(config.keyDir, 'audit.log'), subjectKey: deriveKey(sealingKey, 'audit-subject'), clock });
-    cleanup.push(() => audit.close());
+    const audit = createAuditLog({ path: join(config.keyDir, 'audit.log'), subjectKey: deriveCustodianKey(sealingKey, 'audit-subject'), clock });
+    stack.defer(() => audit.close());
     audit.record({ op: 'start', outcome: 'started', detail: { subjects: registry.subjects() } });
     const metrics = createCustodianMetrics();
     metrics.subjects.set(registry.subjects());
@@ -63,7 +61,7 @@ export async function startCustodian(config: CustodianConfig, deps: { logger: Lo
     prune();
     const sweeper = setInterval(prune, 10 * 60_000);
     sweeper.unref();
-    cleanup.push(() => clearInterval(sweeper));
+    stack.defer(() => clearInterval(sweeper));
     const listener = await startListener({
       socketPath: config.socketPath,
       listen: config.listen,
@@ -74,22 +72,18 @@ export async function startCustodian(config: CustodianConfig, deps: { logger: Lo
       service,
       logger,
     });
-    cleanup.push(() => listener.close());
+    stack.defer(() => listener.close());
     const metricsServer = config.metricsListen ? await serveMetrics(metrics, config.metricsListen, logger) : undefined;
-    if (metricsServer) cleanup.push(() => metricsServer.close());
+    if (metricsServer) stack.defer(() => metricsServer.close());
     logger.info({ paramsVersion: he.params.version, subjects: registry.subjects(), address: listener.address }, 'custodian listening');
-    let closing: Promise<void> | undefined;
     return {
       address: listener.address,
       metricsAddress: metricsServer?.address,
       paramsVersion: he.params.version,
-      close() {
-        closing ??= unwind();
-        return closing;
-      },
+      close: () => stack.close(),
     };
   } catch (error) {
-    await unwind();
+    await stack.close();
     throw error;
   }
 }

@@ -1,8 +1,8 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SecretKey } from 'node-seal';
-import { AppError, type Logger } from '../../shared/index.ts';
+import { AppError, deriveKey, type Logger } from '../../shared/index.ts';
 import { plainBytes, sealCall, type HeContext } from '../../he/index.ts';
 
 /**
@@ -76,9 +76,8 @@ export function resolveSealingKey(keyDir: string, configured: Buffer | undefined
   return key;
 }
 
-export function deriveKey(sealingKey: Buffer, purpose: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', sealingKey, Buffer.alloc(0), `faceid-fhe/custodian/${purpose}/v1`, 32));
-}
+/** The custodian's keys derived from its sealing key (same derivation as the IdP's, its own labels). */
+export const deriveCustodianKey = (sealingKey: Buffer, purpose: 'subject-keys' | 'store-canary' | 'audit-subject') => deriveKey(sealingKey, `custodian:${purpose}`);
 
 /** The id of a secret key: the first 16 bytes of SHA-256 over a domain label and its serialisation. */
 export function keyIdOf(he: HeContext, secretKey: SecretKey): Buffer {
@@ -143,8 +142,8 @@ export interface KeySealer {
 }
 
 export function createKeySealer(sealingKey: Buffer): KeySealer {
-  const fileKey = deriveKey(sealingKey, 'subject-keys');
-  const canaryKey = deriveKey(sealingKey, 'store-canary');
+  const fileKey = deriveCustodianKey(sealingKey, 'subject-keys');
+  const canaryKey = deriveCustodianKey(sealingKey, 'store-canary');
   const CANARY = Buffer.from('faceid-fhe custodian store', 'utf8');
   return {
     canary() {
