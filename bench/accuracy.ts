@@ -22,14 +22,14 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { combineFrames, distance, type FrameOutcome } from '../src/face/consensus.ts';
-import { createFaceAnalyser, DEFAULT_CONSENSUS_LIMITS, DEFAULT_DETECTION_LIMITS, DEFAULT_PIPELINE, modelVersionOf } from '../src/face/engine.ts';
-import { isFaceErrorCode } from '../src/face/errors.ts';
 import { DEFAULT_MATCH_THRESHOLD } from '../src/face/index.ts';
-import { pipelineKey, type PipelineConfig } from '../src/face/pipeline.ts';
+import {
+  combineFrames, createFaceAnalyser, DEFAULT_CONSENSUS_LIMITS, DEFAULT_DETECTION_LIMITS, DEFAULT_PIPELINE, distance, isFaceErrorCode, modelVersionOf,
+  pipelineKey, type FrameOutcome, type PipelineConfig,
+} from '../src/face/research.ts';
 import { spawnCustodian, type SpawnedCustodian } from '../src/custodian/index.ts';
 import { createHeEngine, DEFAULT_HE_PARAMS, plainDecision, quantisationMargin, quantise } from '../src/he/index.ts';
-import { enrollAt, judgeAt } from '../test/support/custodian.ts';
+import { enrollAt, judgeAt } from '../support/custodian.ts';
 import { formatTable, median, percentile } from './lib/table.ts';
 
 // ---------------------------------------------------------------------------------------------

@@ -12,9 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { createFaceAnalyser, DEFAULT_PIPELINE, modelVersionOf, type FaceAnalyser } from '../src/face/engine.ts';
-import { FRAME_LIMITS } from '../src/face/limits.ts';
-import { demoFaces, facesDir, webcamFrame } from '../test/support/faces.ts';
+import { createFaceAnalyser, DEFAULT_PIPELINE, FRAME_LIMITS, modelVersionOf, type FaceAnalyser } from '../src/face/research.ts';
+import { demoFaces, facesDir, webcamFrame } from '../support/faces.ts';
 import { formatTable, median, percentile } from './lib/table.ts';
 
 export interface FaceBenchOptions {

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { jpeg, people } from '../test/support/parts.ts';
+import { jpeg, people } from '../support/parts.ts';
 import {
   DEFAULT_PG_URL, countBy, enroll, enrollAll, formatCounts, ms, privateSchema, relyingParty, signInOnce, startIdpProcess, startTcpProxy,
   type Attempt, type IntegrityReport,

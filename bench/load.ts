@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { jpeg, people } from '../test/support/parts.ts';
+import { jpeg, people } from '../support/parts.ts';
 import {
   DEFAULT_PG_URL, countBy, enrollAll, formatCounts, machineCpu, ms, privateSchema, relyingParty, signInOnce, startIdpProcess,
   type Attempt, type ProcessStats,

@@ -10,10 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createHeEngine, loadSeal, plainDecision, type SealModule } from '../src/he/index.ts';
+import { createHeEngine, plainDecision } from '../src/he/index.ts';
+import { loadSeal, type SealModule } from '../src/he/keyside.ts';
 import { spawnCustodian } from '../src/custodian/index.ts';
-import { createTestKeys, randomDescriptor } from '../test/unit/he/helpers.ts';
-import { enrollAt } from '../test/support/custodian.ts';
+import { createTestKeys, randomDescriptor } from '../support/he-keys.ts';
+import { enrollAt } from '../support/custodian.ts';
 import { median, percentile, renderTable, timeRuns, type Table } from './lib/table.ts';
 
 export interface MatchBenchOptions {

@@ -9,12 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { spawnCustodian } from '../src/custodian/index.ts';
-import { loadCustodianConfig } from '../src/custodian/internal/config.ts';
+import { DEFAULT_BUDGET, spawnCustodian } from '../src/custodian/index.ts';
 import { createHeEngine, quantise } from '../src/he/index.ts';
-import { createOracleAttacker } from '../test/attacks/support/oracle.ts';
-import { enrollAt } from '../test/support/custodian.ts';
-import { randomDescriptor } from '../test/unit/he/helpers.ts';
+import { createOracleAttacker } from '../support/oracle.ts';
+import { enrollAt } from '../support/custodian.ts';
+import { randomDescriptor } from '../support/he-keys.ts';
 import { renderTable, type Table } from './lib/table.ts';
 
 export async function runOracleCostBench(options: { log?: (line: string) => void } = {}): Promise<Table> {
@@ -53,7 +52,7 @@ export async function runOracleCostBench(options: { log?: (line: string) => void
     const seconds = (performance.now() - started) / 1000;
     const exact = read.every((v, i) => v === truth[i]);
     const signs = 128; // one call per coefficient: [t_i >= 0]
-    const budget = loadCustodianConfig({ CUSTODIAN_KEY_DIR: dir, CUSTODIAN_SOCKET: join(dir, 'x'), CUSTODIAN_SHARED_SECRET: 'x'.repeat(32), CUSTODIAN_DEMO: '1' }).budget;
+    const budget = DEFAULT_BUDGET;
     const days = (queries: number) => (queries / budget.subjectPerDay).toFixed(1);
     return {
       title: 'What a compromised web tier gets from the custodian (one template)',

@@ -9,11 +9,11 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { chromiumPath, fakeCamera, launchWithCamera, scratchDir } from '../test/support/browser.ts';
-import { signUpOverHttp } from '../test/support/signin.ts';
-import { startIdp } from '../test/support/idp.ts';
-import { realParts } from '../test/support/parts.ts';
-import { startRelyingParty } from '../test/support/rp.ts';
+import { chromiumPath, fakeCamera, launchWithCamera, scratchDir } from '../support/browser.ts';
+import { signUpOverHttp } from '../support/signin.ts';
+import { startIdp } from '../support/idp.ts';
+import { realParts } from '../support/parts.ts';
+import { startRelyingParty } from '../support/rp.ts';
 import { median, percentile, renderTable, type Table } from './lib/table.ts';
 
 export async function runSigninBrowserBench(options: { runs?: number; log?: (line: string) => void } = {}): Promise<Table | undefined> {

@@ -7,10 +7,10 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { HttpClient } from '../test/support/http-client.ts';
-import { startIdp } from '../test/support/idp.ts';
-import { realParts } from '../test/support/parts.ts';
-import { authRequest, registerClient, signUpOverHttp, type InteractionState } from '../test/support/signin.ts';
+import { HttpClient } from '../support/http-client.ts';
+import { startIdp } from '../support/idp.ts';
+import { realParts } from '../support/parts.ts';
+import { authRequest, registerClient, signUpOverHttp, type InteractionState } from '../support/signin.ts';
 import { median, percentile, renderTable, type Table } from './lib/table.ts';
 
 export async function runUsernameTimingBench(options: { runs?: number; log?: (line: string) => void } = {}): Promise<Table> {

@@ -9,8 +9,8 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MATCH_THRESHOLD } from '../src/face/index.ts';
 import { createHeEngine } from '../src/he/index.ts';
-import { enrollAt } from '../test/support/custodian.ts';
-import { realParts } from '../test/support/parts.ts';
+import { enrollAt } from '../support/custodian.ts';
+import { realParts } from '../support/parts.ts';
 import { median, percentile, renderTable, type Table } from './lib/table.ts';
 
 export async function runVerifyBench(options: { runs?: number; log?: (line: string) => void } = {}): Promise<Table> {

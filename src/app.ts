@@ -1,7 +1,6 @@
 import type { Router } from '@koa/router';
 import type { Provider } from 'oidc-provider';
-import { databaseUnavailableAs503, errorHandler, notFoundPage, requestMetrics, securityHeaders, staticFiles } from './http/index.ts';
-import type { Views } from './http/views.ts';
+import { databaseUnavailableAs503, errorHandler, notFoundPage, requestMetrics, securityHeaders, staticFiles, type Views } from './http/index.ts';
 import type { Metrics } from './metrics/index.ts';
 import type { Logger } from './shared/index.ts';
 

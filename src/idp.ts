@@ -14,8 +14,7 @@ import {
 import { createFaceEngine, DEFAULT_MATCH_THRESHOLD, FACE_LIMITS } from './face/index.ts';
 import { createHeEngine } from './he/index.ts';
 import { createCsrf, createOpsRouter, createViews } from './http/index.ts';
-import { createInteractionFlow, type DEFAULT_POLICIES, type DEFAULT_RATES } from './interaction/flow.ts';
-import { createInteractionRouter } from './interaction/router.ts';
+import { createInteractionFlow, createInteractionRouter, type DEFAULT_POLICIES, type DEFAULT_RATES } from './interaction/index.ts';
 import { createSigningKeys } from './keys/index.ts';
 import { createMetrics, type Metrics } from './metrics/index.ts';
 import { createTotp } from './mfa/index.ts';

@@ -19,8 +19,8 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as oidc from 'openid-client';
 import pg from 'pg';
-import { HttpClient, type Response } from '../../test/support/http-client.ts';
-import { REDIRECT_URI, authRequest, discover, exchange, type Frame } from '../../test/support/signin.ts';
+import { HttpClient, type Response } from '../../support/http-client.ts';
+import { REDIRECT_URI, authRequest, discover, exchange, type Frame } from '../../support/signin.ts';
 import { median, percentile } from './table.ts';
 
 const HERE = fileURLToPath(import.meta.url);
@@ -161,7 +161,7 @@ async function childMain(): Promise<void> {
   const { connectDatabase } = await import('../../src/db/index.ts');
   const { createHttpServer } = await import('../../src/http/index.ts');
   const { createLogger } = await import('../../src/shared/index.ts');
-  const { realParts } = await import('../../test/support/parts.ts');
+  const { realParts } = await import('../../support/parts.ts');
 
   const parts = await realParts({ workers: Number(process.env.BENCH_FACE_WORKERS) || 2 });
   let handler: http.RequestListener = (_req, res) => {
@@ -271,7 +271,7 @@ export async function privateSchema(baseUrl: string): Promise<{ schema: string; 
 }
 
 // The database proxy that a fault run cuts and stalls is the tests' own.
-export { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.ts';
+export { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.ts';
 
 // ---------------------------------------------------------------------------------------------
 // One sign-in over the HTTP contract

@@ -1,8 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
-import { noStore } from '../http/security.ts';
-import { respond, type Views } from '../http/views.ts';
+import { noStore, respond, type Views } from '../http/index.ts';
 import type { Audit } from '../audit/index.ts';
 import { AppError } from '../shared/index.ts';
 import type { FailurePolicy, Throttle } from '../throttle/index.ts';

@@ -14,3 +14,4 @@ export {
 } from './client.ts';
 export { spawnCustodian, type SpawnCustodianOptions, type SpawnedCustodian } from './spawn.ts';
 export type { Verdict } from './protocol.ts';
+export { DEFAULT_BUDGET } from './defaults.ts';

@@ -7,7 +7,7 @@ import { FACE_API_VERSION } from './models.ts';
 import { pipelineDimension, pipelineKey, type PipelineConfig } from './pipeline.ts';
 import { WorkerPool } from './pool.ts';
 import { validateFrame } from './validate.ts';
-import type { DescribeResponse, WireVariant, WorkerInit } from './worker.ts';
+import type { AnalyseResult, DescribeResponse, WorkerInit } from './protocol.ts';
 
 /**
  * The production pipeline, chosen by measurement on LFW (bench/accuracy.ts --compare):
@@ -60,10 +60,7 @@ export interface AnalyserOptions {
   pipelines?: readonly PipelineConfig[];
 }
 
-export type AnalyseResult = {
-  readonly results: WireVariant[];
-  readonly timings: { decode: number; detect: number; landmarks: number; descriptor: number };
-};
+export type { AnalyseResult } from './protocol.ts';
 
 /** Lower-level than FaceEngine: frame -> per-pipeline outcomes and timings (used by the benchmarks). */
 export interface FaceAnalyser {

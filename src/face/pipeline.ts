@@ -3,6 +3,7 @@ import type { RgbImage } from './decode.ts';
 import { faceError, type FaceErrorCode } from './errors.ts';
 import type { DetectionLimits } from './limits.ts';
 import type { Models, Tensor3D } from './models.ts';
+import type { Detection, FrameTimings, VariantResult } from './protocol.ts';
 
 /**
  * One frame -> one descriptor, inside a worker thread. Configurable so that bench/accuracy.ts can
@@ -36,24 +37,7 @@ export interface PipelineConfig {
   readonly normalise: boolean;
 }
 
-export interface Detection {
-  readonly x: number;
-  readonly y: number;
-  readonly width: number;
-  readonly height: number;
-  readonly score: number;
-}
-
-export interface FrameTimings {
-  decode: number;
-  detect: number;
-  landmarks: number;
-  descriptor: number;
-}
-
-export type VariantResult =
-  | { readonly ok: true; readonly descriptor: Float32Array; readonly face: Detection; readonly detector: number; readonly faceSize: number }
-  | { readonly ok: false; readonly code: FaceErrorCode };
+export type { Detection, FrameTimings, VariantResult } from './protocol.ts';
 
 const detectorKey = (d: DetectorSpec) => `${d.net}${d.inputSize ?? ''}${d.pad ? `pad${Math.round(d.pad * 100)}` : ''}`;
 

@@ -1,35 +1,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isAppError } from '../shared/index.ts';
 import { decodeFrame, type RgbImage } from './decode.ts';
-import type { DetectionLimits, FrameLimits } from './limits.ts';
 import { loadModels, type Models } from './models.ts';
-import { FrameAnalysis, needsHuman, type PipelineConfig } from './pipeline.ts';
+import { FrameAnalysis, needsHuman } from './pipeline.ts';
+import type { DescribeRequest, DescribeResponse, VariantResult, WorkerInit } from './protocol.ts';
 
 /**
  * Worker thread: loads the models once, then turns frames into descriptors, one at a time.
  * Frames arrive as transferred ArrayBuffers and are zeroed once decoded; nothing is logged or
  * written anywhere. Descriptors go back as transferred buffers.
  */
-export interface WorkerInit {
-  readonly pipelines: readonly PipelineConfig[];
-  readonly frameLimits: FrameLimits;
-  readonly detectionLimits: DetectionLimits;
-}
-
-export interface DescribeRequest {
-  readonly frame: ArrayBuffer;
-  /** Indices into `pipelines` (default: [0]). */
-  readonly variants?: readonly number[];
-}
-
-export type WireVariant =
-  | { ok: true; descriptor: Float32Array; face: { x: number; y: number; width: number; height: number; score: number }; detector: number; faceSize: number }
-  | { ok: false; code: string };
-
-export type DescribeResponse =
-  | { id: number; ok: true; results: WireVariant[]; timings: { decode: number; detect: number; landmarks: number; descriptor: number } }
-  | { id: number; ok: false; code: string; message: string };
-
 const port = parentPort;
 if (!port) throw new Error('src/face/worker.ts must run in a worker thread');
 const init = workerData as WorkerInit;
@@ -44,7 +24,7 @@ async function handle(models: Models, msg: DescribeRequest & { id: number }): Pr
     const decode = performance.now() - start;
     bytes.fill(0);
     analysis = new FrameAnalysis(models, image, init.detectionLimits);
-    const results: WireVariant[] = [];
+    const results: VariantResult[] = [];
     for (const v of msg.variants ?? [0]) {
       const pipeline = init.pipelines[v];
       if (!pipeline) throw new Error(`unknown pipeline ${v}`);

@@ -6,6 +6,4 @@
 export { createHeEngine, type HeEngine, type HeEngineOptions, type HeKey } from './engine.ts';
 export { DEFAULT_HE_PARAMS, HE_PARAM_SETS, getHeParams, type HeParams } from './params.ts';
 export { plainDecision, quantisationMargin, quantise, quantiseThreshold, quantisedDistanceSq } from './quantise.ts';
-// For the key custodian, which decrypts with these same parameters and envelopes.
-export { createHeContext, type CiphertextKind, type HeContext } from './context.ts';
-export { centredCoefficient, isWasmTrap, loadSeal, plainBytes, savePublicKey, sealCall, sealHeapBytes, type SealModule } from './seal.ts';
+// The key owner's side (contexts, decryption helpers) is src/he/keyside.ts, for the custodian only.

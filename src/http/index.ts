@@ -1,9 +1,10 @@
-export { createCsrf } from './csrf.ts';
+export { createCsrf, parseCheckedForm, parseCheckedMultipart, type Csrf } from './csrf.ts';
+export { frameUploadLimits, parseForm, parseMultipart, type MultipartLimits } from './body.ts';
 export { errorHandler, renderErrorPage } from './errors.ts';
 export { wantsJson } from './negotiate.ts';
-export { securityHeaders } from './security.ts';
+export { noStore, securityHeaders } from './security.ts';
 export { staticFiles } from './static.ts';
-export { createViews } from './views.ts';
+export { createViews, respond, type Views } from './views.ts';
 export { createHttpServer, type HttpServerOptions } from './server.ts';
 export { createOpsRouter, type OpsDeps } from './ops.ts';
 export { databaseUnavailableAs503, notFoundPage, requestMetrics, routeGroup } from './middleware.ts';

@@ -5,7 +5,7 @@ import type { Audit } from '../audit/index.ts';
 import type { BiometricService, Verdict } from '../biometric/index.ts';
 import type { DeviceQueries } from '../db/index.ts';
 import type { Totp } from '../mfa/index.ts';
-import { ACR_FACE, ACR_FACE_OTP, AMR_FACE, AMR_FACE_OTP, type Acr } from '../oidc/acr.ts';
+import { ACR_FACE, ACR_FACE_OTP, AMR_FACE, AMR_FACE_OTP, type Acr } from '../oidc/index.ts';
 import { AppError, isAppError, type Clock } from '../shared/index.ts';
 import { FACE_NEW_DEVICE_POLICY, FACE_POLICY, IP_POLICY, TOTP_POLICY, type Throttle, type ThrottleKey } from '../throttle/index.ts';
 

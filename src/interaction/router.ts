@@ -2,12 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
 import { errors, type Provider, type InteractionResults } from 'oidc-provider';
-import { frameUploadLimits, type MultipartLimits } from '../http/body.ts';
-import { parseCheckedForm, parseCheckedMultipart, type Csrf } from '../http/csrf.ts';
-import { noStore } from '../http/security.ts';
-import { respond, type Views } from '../http/views.ts';
+import { frameUploadLimits, noStore, parseCheckedForm, parseCheckedMultipart, respond, type Csrf, type MultipartLimits, type Views } from '../http/index.ts';
 import { AppError, type Clock } from '../shared/index.ts';
-import { ACR_FACE, requiredAcr, satisfies, type AcrParams } from '../oidc/acr.ts';
+import { ACR_FACE, requiredAcr, satisfies, type AcrParams } from '../oidc/index.ts';
 import type { InteractionFlow } from './flow.ts';
 import { abortResult, loginResult, unmetResult } from './result.ts';
 

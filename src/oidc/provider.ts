@@ -1,8 +1,7 @@
 import { Provider, errors, interactionPolicy, type Configuration, type KoaContextWithOIDC, type FindAccount } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { AccountQueries } from '../db/index.ts';
-import { renderErrorPage } from '../http/errors.ts';
-import type { Views } from '../http/views.ts';
+import { renderErrorPage, type Views } from '../http/index.ts';
 import { ACR_VALUES, requiredAcr, satisfies, type AcrParams } from './acr.ts';
 
 interface ProviderDeps {

@@ -6,11 +6,12 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCustodian, type SpawnedCustodian } from '../../src/custodian/index.ts';
 import { createKeySealer, generateKeyPair } from '../../src/custodian/internal/keys.ts';
-import { createHeContext, createHeEngine, quantise, type HeEngine } from '../../src/he/index.ts';
-import { enrollAt, judgeAt, newSubject, type Enrolled } from '../support/custodian.ts';
-import { errorCode } from '../support/errors.ts';
-import { randomDescriptor } from '../unit/he/helpers.ts';
-import { createOracleAttacker, type OracleAttacker } from './support/oracle.ts';
+import { createHeEngine, quantise, type HeEngine } from '../../src/he/index.ts';
+import { createHeContext } from '../../src/he/keyside.ts';
+import { enrollAt, judgeAt, newSubject, type Enrolled } from '../../support/custodian.ts';
+import { errorCode } from '../../support/errors.ts';
+import { randomDescriptor } from '../../support/he-keys.ts';
+import { createOracleAttacker, type OracleAttacker } from '../../support/oracle.ts';
 
 /**
  * Findings 2 and 5 of the 2026-12-01 review, performed against a real custodian process with its

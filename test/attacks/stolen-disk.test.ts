@@ -8,9 +8,9 @@ import type { SecretKey } from 'node-seal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeySealer } from '../../src/custodian/internal/keys.ts';
 import { connectDatabase } from '../../src/db/index.ts';
-import { createHeContext, type HeContext } from '../../src/he/index.ts';
-import { people } from '../support/parts.ts';
-import { signUpOverHttp } from '../support/signin.ts';
+import { createHeContext, type HeContext } from '../../src/he/keyside.ts';
+import { people } from '../../support/parts.ts';
+import { signUpOverHttp } from '../../support/signin.ts';
 
 /**
  * Finding 3 of the 2026-12-01 review: a copy of the demo's data directory decrypted every

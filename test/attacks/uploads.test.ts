@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpClient } from '../support/http-client.ts';
-import { startIdpProcess, type IdpProcess } from '../support/idp-process.ts';
-import { startIdp, type IdpHandle } from '../support/idp.ts';
-import { realParts, type PartsHandle } from '../support/parts.ts';
-import { multipart, rawRequest } from '../support/raw-http.ts';
-import { authRequest, registerClient, type InteractionState } from '../support/signin.ts';
+import { HttpClient } from '../../support/http-client.ts';
+import { startIdpProcess, type IdpProcess } from '../../support/idp-process.ts';
+import { startIdp, type IdpHandle } from '../../support/idp.ts';
+import { realParts, type PartsHandle } from '../../support/parts.ts';
+import { multipart, rawRequest } from '../../support/raw-http.ts';
+import { authRequest, registerClient, type InteractionState } from '../../support/signin.ts';
 import * as oidc from 'openid-client';
 
 /**

@@ -2,10 +2,10 @@ import sharp from 'sharp';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CustodianClient } from '../../src/custodian/index.ts';
-import { HttpClient, type Response } from '../support/http-client.ts';
-import { startIdp, type IdpHandle } from '../support/idp.ts';
-import { realParts, type PartsHandle } from '../support/parts.ts';
-import { authRequest, exchange, registerClient, signInOverHttp, signUpOverHttp, type Frame, type InteractionState } from '../support/signin.ts';
+import { HttpClient, type Response } from '../../support/http-client.ts';
+import { startIdp, type IdpHandle } from '../../support/idp.ts';
+import { realParts, type PartsHandle } from '../../support/parts.ts';
+import { authRequest, exchange, registerClient, signInOverHttp, signUpOverHttp, type Frame, type InteractionState } from '../../support/signin.ts';
 
 /**
  * Findings 4, 6, 7, 8, 9 and 10 of the 2026-12-01 review, each performed as the review did, over

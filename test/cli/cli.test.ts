@@ -8,7 +8,7 @@ import knexPackage from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDemoSecrets } from '../../src/config/index.ts';
 import { spawnCustodian, type SpawnedCustodian } from '../../src/custodian/index.ts';
-import { people } from '../support/parts.ts';
+import { people } from '../../support/parts.ts';
 
 const run = promisify(execFile);
 const { knex } = knexPackage;

@@ -2,11 +2,11 @@ import { join } from 'node:path';
 import { generate } from 'otplib';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSkipReason, fakeCamera, launchWithCamera, scratchDir, screenshot } from '../support/browser.ts';
-import { signUpOverHttp } from '../support/signin.ts';
-import { startIdp, type IdpHandle } from '../support/idp.ts';
-import { realParts, type PartsHandle } from '../support/parts.ts';
-import { startRelyingParty } from '../support/rp.ts';
+import { browserSkipReason, fakeCamera, launchWithCamera, scratchDir, screenshot } from '../../support/browser.ts';
+import { signUpOverHttp } from '../../support/signin.ts';
+import { startIdp, type IdpHandle } from '../../support/idp.ts';
+import { realParts, type PartsHandle } from '../../support/parts.ts';
+import { startRelyingParty } from '../../support/rp.ts';
 
 /**
  * The second factor as a user meets it, in real Chromium: set up an authenticator app on the

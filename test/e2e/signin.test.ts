@@ -2,11 +2,11 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { browserSkipReason, fakeCamera, launchWithCamera, scratchDir, screenshot } from '../support/browser.ts';
-import { demoBackground, demoPhoto, facesDir, loadFace, webcamFrame } from '../support/faces.ts';
-import { startIdp, type IdpHandle } from '../support/idp.ts';
-import { realParts, type PartsHandle } from '../support/parts.ts';
-import { startRelyingParty } from '../support/rp.ts';
+import { browserSkipReason, fakeCamera, launchWithCamera, scratchDir, screenshot } from '../../support/browser.ts';
+import { demoBackground, demoPhoto, facesDir, loadFace, webcamFrame } from '../../support/faces.ts';
+import { startIdp, type IdpHandle } from '../../support/idp.ts';
+import { realParts, type PartsHandle } from '../../support/parts.ts';
+import { startRelyingParty } from '../../support/rp.ts';
 
 /**
  * The product as a user meets it: real Chromium with a fake camera playing real photos, the sample

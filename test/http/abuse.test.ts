@@ -1,10 +1,10 @@
 import type * as oidc from 'openid-client';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpClient } from '../support/http-client.ts';
-import { startIdp, type IdpHandle } from '../support/idp.ts';
-import { realParts, type PartsHandle } from '../support/parts.ts';
-import { authRequest, registerClient, signUpOverHttp, type InteractionState } from '../support/signin.ts';
+import { HttpClient } from '../../support/http-client.ts';
+import { startIdp, type IdpHandle } from '../../support/idp.ts';
+import { realParts, type PartsHandle } from '../../support/parts.ts';
+import { authRequest, registerClient, signUpOverHttp, type InteractionState } from '../../support/signin.ts';
 
 /**
  * Brute force and oracle limits: failed attempts counted atomically in the database (parallel

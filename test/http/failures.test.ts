@@ -7,12 +7,12 @@ import type * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDemoSecrets } from '../../src/config/index.ts';
 import { spawnCustodian } from '../../src/custodian/index.ts';
-import { testDatabase } from '../support/db.ts';
-import { HttpClient } from '../support/http-client.ts';
-import { startIdp, type IdpHandle } from '../support/idp.ts';
-import { people, realParts, type PartsHandle } from '../support/parts.ts';
-import { authRequest, registerClient, signInOverHttp, signUpOverHttp as signUp, type InteractionState } from '../support/signin.ts';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { testDatabase } from '../../support/db.ts';
+import { HttpClient } from '../../support/http-client.ts';
+import { startIdp, type IdpHandle } from '../../support/idp.ts';
+import { people, realParts, type PartsHandle } from '../../support/parts.ts';
+import { authRequest, registerClient, signInOverHttp, signUpOverHttp as signUp, type InteractionState } from '../../support/signin.ts';
+import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.ts';
 
 /**
  * Failure behaviour: a dead or frozen custodian and an unreachable database give a clear 503

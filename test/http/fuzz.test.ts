@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import type * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpClient } from '../support/http-client.ts';
-import { startIdp, type IdpHandle } from '../support/idp.ts';
-import { realParts, type PartsHandle } from '../support/parts.ts';
-import { multipart, rawRequest } from '../support/raw-http.ts';
-import { authRequest, registerClient, type InteractionState } from '../support/signin.ts';
+import { HttpClient } from '../../support/http-client.ts';
+import { startIdp, type IdpHandle } from '../../support/idp.ts';
+import { realParts, type PartsHandle } from '../../support/parts.ts';
+import { multipart, rawRequest } from '../../support/raw-http.ts';
+import { authRequest, registerClient, type InteractionState } from '../../support/signin.ts';
 
 /**
  * Every public endpoint fed random bytes, huge fields, wrong content types and odd methods

@@ -1,9 +1,9 @@
 import type * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpClient } from '../support/http-client.ts';
-import { startIdp, type IdpHandle } from '../support/idp.ts';
-import { realParts, type PartsHandle } from '../support/parts.ts';
-import { authRequest, registerClient, type InteractionState } from '../support/signin.ts';
+import { HttpClient } from '../../support/http-client.ts';
+import { startIdp, type IdpHandle } from '../../support/idp.ts';
+import { realParts, type PartsHandle } from '../../support/parts.ts';
+import { authRequest, registerClient, type InteractionState } from '../../support/signin.ts';
 
 /** Web hardening: CSRF, headers, cookie flags, body caps, uniform errors, operator-only pages. */
 describe('web hardening', () => {

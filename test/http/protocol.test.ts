@@ -1,9 +1,9 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { HttpClient } from '../support/http-client.ts';
-import { startIdp, type IdpHandle } from '../support/idp.ts';
-import { realParts, type PartsHandle } from '../support/parts.ts';
-import { REDIRECT_URI, authRequest, exchange, registerClient, signInOverHttp, signUpOverHttp } from '../support/signin.ts';
+import { HttpClient } from '../../support/http-client.ts';
+import { startIdp, type IdpHandle } from '../../support/idp.ts';
+import { realParts, type PartsHandle } from '../../support/parts.ts';
+import { REDIRECT_URI, authRequest, exchange, registerClient, signInOverHttp, signUpOverHttp } from '../../support/signin.ts';
 
 /**
  * OpenID Connect protocol behaviour against the real server on port 0, driven by openid-client

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testDatabase } from '../support/db.ts';
-import { HttpClient } from '../support/http-client.ts';
-import { startIdp, type IdpHandle } from '../support/idp.ts';
-import { realParts, type PartsHandle } from '../support/parts.ts';
-import { REDIRECT_URI, authRequest, discover, exchange, signInOverHttp, signUpOverHttp, type InteractionState } from '../support/signin.ts';
+import { testDatabase } from '../../support/db.ts';
+import { HttpClient } from '../../support/http-client.ts';
+import { startIdp, type IdpHandle } from '../../support/idp.ts';
+import { realParts, type PartsHandle } from '../../support/parts.ts';
+import { REDIRECT_URI, authRequest, discover, exchange, signInOverHttp, signUpOverHttp, type InteractionState } from '../../support/signin.ts';
 
 /**
  * The web tier is stateless: two IdP processes on one PostgreSQL behind a routing proxy serve

@@ -1,10 +1,10 @@
 import type * as oidc from 'openid-client';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { HttpClient } from '../support/http-client.ts';
-import { startIdp, type IdpHandle } from '../support/idp.ts';
-import { realParts, type PartsHandle } from '../support/parts.ts';
-import { authRequest, exchange, registerClient, signInOverHttp, signUpOverHttp } from '../support/signin.ts';
+import { HttpClient } from '../../support/http-client.ts';
+import { startIdp, type IdpHandle } from '../../support/idp.ts';
+import { realParts, type PartsHandle } from '../../support/parts.ts';
+import { authRequest, exchange, registerClient, signInOverHttp, signUpOverHttp } from '../../support/signin.ts';
 
 const FACE = 'urn:faceid-fhe:acr:face';
 const FACE_OTP = 'urn:faceid-fhe:acr:face-otp';

@@ -2,9 +2,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quantise } from '../../src/he/index.ts';
-import { signUpOverHttp } from '../support/signin.ts';
-import { startIdp, type IdpHandle } from '../support/idp.ts';
-import { realParts, type PartsHandle } from '../support/parts.ts';
+import { signUpOverHttp } from '../../support/signin.ts';
+import { startIdp, type IdpHandle } from '../../support/idp.ts';
+import { realParts, type PartsHandle } from '../../support/parts.ts';
 
 /**
  * What is at rest after a real enrollment: no image, no plaintext descriptor (as floats, doubles,

@@ -1,3 +1,4 @@
+import type { BudgetLimits } from '../defaults.ts';
 import type { EventKind, Registry } from './registry.ts';
 
 /**
@@ -13,18 +14,7 @@ import type { EventKind, Registry } from './registry.ts';
  * Alerts (audited and counted in metrics): a subject's budget exhausted, a burst of tickets for
  * one subject, a global cap reached. Each alert is raised once per window, not once per request.
  */
-export interface BudgetLimits {
-  readonly subjectPerHour: number;
-  readonly subjectPerDay: number;
-  readonly globalPerMinute: number;
-  readonly registrationsPerHour: number;
-  readonly registrationsPerDay: number;
-  readonly subjectRegistrationsPerDay: number;
-  readonly forgetsPerHour: number;
-  /** Tickets for one subject within `burstWindowMs` that raise a burst alert. */
-  readonly burstCount: number;
-  readonly burstWindowMs: number;
-}
+export type { BudgetLimits } from '../defaults.ts';
 
 export type Scope = 'subject' | 'global' | 'registrations' | 'forgets';
 export type Alert = 'subject_budget_exhausted' | 'subject_burst' | 'global_cap_reached' | 'registration_cap_reached' | 'forget_cap_reached' | 'template_mismatch';

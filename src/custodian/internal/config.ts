@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../../shared/index.ts';
 import { DEFAULT_HE_PARAMS, HE_PARAM_SETS } from '../../he/index.ts';
+import { DEFAULT_BUDGET } from '../defaults.ts';
 import type { BudgetLimits } from './budget.ts';
 
 /**
@@ -47,15 +48,15 @@ const EnvSchema = z
     CUSTODIAN_PARAMS: z.string().refine((value) => Object.hasOwn(HE_PARAM_SETS, value), 'unknown HE parameter set').default(DEFAULT_HE_PARAMS.version),
     CUSTODIAN_TICKET_TTL_MS: int(1000, 600_000, 60_000),
     // Defaults sized to real use (README, "Threat model": what they mean for an attacker).
-    CUSTODIAN_BUDGET_SUBJECT_PER_HOUR: int(1, 100_000, 8),
-    CUSTODIAN_BUDGET_SUBJECT_PER_DAY: int(1, 1_000_000, 20),
-    CUSTODIAN_RATE_GLOBAL_PER_MINUTE: int(1, 1_000_000, 300),
-    CUSTODIAN_REGISTRATIONS_PER_HOUR: int(1, 1_000_000, 60),
-    CUSTODIAN_REGISTRATIONS_PER_DAY: int(1, 10_000_000, 500),
-    CUSTODIAN_SUBJECT_REGISTRATIONS_PER_DAY: int(1, 1000, 4),
-    CUSTODIAN_FORGETS_PER_HOUR: int(1, 1_000_000, 60),
-    CUSTODIAN_BURST_ALERT_COUNT: int(2, 100_000, 6),
-    CUSTODIAN_BURST_ALERT_WINDOW_MS: int(1000, 86_400_000, 10 * 60_000),
+    CUSTODIAN_BUDGET_SUBJECT_PER_HOUR: int(1, 100_000, DEFAULT_BUDGET.subjectPerHour),
+    CUSTODIAN_BUDGET_SUBJECT_PER_DAY: int(1, 1_000_000, DEFAULT_BUDGET.subjectPerDay),
+    CUSTODIAN_RATE_GLOBAL_PER_MINUTE: int(1, 1_000_000, DEFAULT_BUDGET.globalPerMinute),
+    CUSTODIAN_REGISTRATIONS_PER_HOUR: int(1, 1_000_000, DEFAULT_BUDGET.registrationsPerHour),
+    CUSTODIAN_REGISTRATIONS_PER_DAY: int(1, 10_000_000, DEFAULT_BUDGET.registrationsPerDay),
+    CUSTODIAN_SUBJECT_REGISTRATIONS_PER_DAY: int(1, 1000, DEFAULT_BUDGET.subjectRegistrationsPerDay),
+    CUSTODIAN_FORGETS_PER_HOUR: int(1, 1_000_000, DEFAULT_BUDGET.forgetsPerHour),
+    CUSTODIAN_BURST_ALERT_COUNT: int(2, 100_000, DEFAULT_BUDGET.burstCount),
+    CUSTODIAN_BURST_ALERT_WINDOW_MS: int(1000, 86_400_000, DEFAULT_BUDGET.burstWindowMs),
     CUSTODIAN_METRICS_LISTEN: z
       .string()
       .regex(/^(\[::1\]|[\w.-]+):\d{1,5}$/, 'must be host:port')

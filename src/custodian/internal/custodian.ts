@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { AppError, createCloseStack, systemClock, type Clock, type Logger } from '../../shared/index.ts';
-import { createHeContext } from '../../he/index.ts';
+import { createHeContext } from '../../he/keyside.ts';
 import { createAuditLog } from './audit.ts';
 import { createBudget } from './budget.ts';
 import type { CustodianConfig } from './config.ts';

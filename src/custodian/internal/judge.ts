@@ -1,5 +1,5 @@
 import type { SecretKey } from 'node-seal';
-import { centredCoefficient, sealCall, type HeContext } from '../../he/index.ts';
+import { centredCoefficient, sealCall, type HeContext } from '../../he/keyside.ts';
 
 /**
  * The only decryption in the system: a blinded match result becomes one bit. Coefficient 0 is

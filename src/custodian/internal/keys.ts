@@ -3,7 +3,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { join } from 'node:path';
 import type { SecretKey } from 'node-seal';
 import { AppError, deriveKey, type Logger } from '../../shared/index.ts';
-import { plainBytes, sealCall, type HeContext } from '../../he/index.ts';
+import { plainBytes, sealCall, type HeContext } from '../../he/keyside.ts';
 
 /**
  * Key material of the custodian. Every enrolled subject has its own BGV key pair: a template is

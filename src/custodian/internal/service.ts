@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { AppError, isAppError, type Clock, type Logger } from '../../shared/index.ts';
-import { isWasmTrap, type HeContext } from '../../he/index.ts';
+import { isWasmTrap, type HeContext } from '../../he/keyside.ts';
 import type { AuditLog } from './audit.ts';
 import type { Alert, Budget, Decision } from './budget.ts';
 import type { Judge } from './judge.ts';

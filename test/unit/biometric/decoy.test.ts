@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBiometricService, templateHash, type BiometricService, type CustodianPort, type FacePort, type StoredTemplate } from '../../../src/biometric/index.ts';
-import { createTestKeys, randomDescriptor, type TestKeys } from '../he/helpers.ts';
+import { createTestKeys, randomDescriptor, type TestKeys } from '../../../support/he-keys.ts';
 
 /**
  * The biometric service on fake ports (a test key owner plays the custodian): unknown usernames,

@@ -8,8 +8,8 @@ import { loadCustodianConfig } from '../../../src/custodian/internal/config.ts';
 import { startCustodian } from '../../../src/custodian/internal/custodian.ts';
 import { createHeEngine } from '../../../src/he/index.ts';
 import { silentLogger } from '../../../src/shared/index.ts';
-import { enrollAt } from '../../support/custodian.ts';
-import { randomDescriptor } from '../he/helpers.ts';
+import { enrollAt } from '../../../support/custodian.ts';
+import { randomDescriptor } from '../../../support/he-keys.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'faceid-custodian-inproc-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -8,10 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCustodianClient, spawnCustodian, type SpawnedCustodian } from '../../../src/custodian/index.ts';
 import { FrameReader, KIND_REQUEST, decodeFrame, encodeFrame, newNonce, type Frame } from '../../../src/custodian/protocol.ts';
 import { createKeySealer, generateKeyPair } from '../../../src/custodian/internal/keys.ts';
-import { createHeContext, createHeEngine, type HeEngine } from '../../../src/he/index.ts';
-import { enrollAt, judgeAt, newSubject, type Enrolled } from '../../support/custodian.ts';
-import { errorCode as codeOf } from '../../support/errors.ts';
-import { randomDescriptor } from '../he/helpers.ts';
+import { createHeEngine, type HeEngine } from '../../../src/he/index.ts';
+import { createHeContext } from '../../../src/he/keyside.ts';
+import { enrollAt, judgeAt, newSubject, type Enrolled } from '../../../support/custodian.ts';
+import { errorCode as codeOf } from '../../../support/errors.ts';
+import { randomDescriptor } from '../../../support/he-keys.ts';
 
 /** The real custodian process over its Unix socket: the protocol, its refusals, its store at rest. */
 const dir = mkdtempSync(join(tmpdir(), 'faceid-custodian-'));

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClientQueries, createOidcPayloadQueries } from '../../../src/db/index.ts';
 import { createAdapterClass, createClientRegistry } from '../../../src/oidc/index.ts';
 import { createSealer } from '../../../src/sealing/index.ts';
-import { testDatabase } from '../../support/db.ts';
+import { testDatabase } from '../../../support/db.ts';
 
 describe('oidc-provider adapter on the database', () => {
   let db: Awaited<ReturnType<typeof testDatabase>>;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSigningKeyQueries } from '../../../src/db/index.ts';
 import { createSigningKeys } from '../../../src/keys/index.ts';
 import { createSealer } from '../../../src/sealing/index.ts';
-import { testDatabase } from '../../support/db.ts';
+import { testDatabase } from '../../../support/db.ts';
 
 describe('signing keys', () => {
   let db: Awaited<ReturnType<typeof testDatabase>>;

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrateLatest, migrationStatus, rollbackAll } from '../../../src/db/index.ts';
-import { testDatabase } from '../../support/db.ts';
+import { testDatabase } from '../../../support/db.ts';
 
 // CI runs the suite against PostgreSQL (DATABASE_URL); the embedded PGlite default is always run.
 const engines = [{ name: 'pglite', pglite: true }, ...(process.env.DATABASE_URL ? [{ name: 'postgres', pglite: false }] : [])];

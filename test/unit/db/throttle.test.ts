@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createThrottle, type FailurePolicy } from '../../../src/throttle/index.ts';
-import { testDatabase } from '../../support/db.ts';
+import { testDatabase } from '../../../support/db.ts';
 
 const POLICY: FailurePolicy = { maxFailures: 3, baseLockMs: 300, maxLockMs: 1000 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { combineFrames, distance, elementwiseMedian, type FrameOutcome } from '../../../src/face/consensus.ts';
 import { chipTransform, fitSimilarity, type Point } from '../../../src/face/align.ts';
-import { errorCode } from '../../support/errors.ts';
+import { errorCode } from '../../../support/errors.ts';
 
 const unit = (v: number[]) => {
   const n = Math.hypot(...v);

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFaceEngine, DEFAULT_MATCH_THRESHOLD, DESCRIPTOR_DIMENSION, FACE_MODEL_VERSION, type FaceEngine } from '../../../src/face/index.ts';
 import { distance } from '../../../src/face/consensus.ts';
 import { isAppError } from '../../../src/shared/index.ts';
-import { errorCode } from '../../support/errors.ts';
-import { demoBackground, demoFaces, demoPhoto, webcamFrame, type DemoFace } from '../../support/faces.ts';
+import { errorCode } from '../../../support/errors.ts';
+import { demoBackground, demoFaces, demoPhoto, webcamFrame, type DemoFace } from '../../../support/faces.ts';
 
 // The real face path on a fresh machine: models from node_modules, faces cropped from the group
 // photos that @vladmandic/face-api ships. One worker: the test machine has 2 cores shared by

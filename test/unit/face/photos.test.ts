@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFaceEngine, DEFAULT_MATCH_THRESHOLD, type FaceEngine } from '../../../src/face/index.ts';
 import { distance } from '../../../src/face/consensus.ts';
-import { errorCode } from '../../support/errors.ts';
-import { facesRequirement, loadFace, webcamFrame } from '../../support/faces.ts';
+import { errorCode } from '../../../support/errors.ts';
+import { facesRequirement, loadFace, webcamFrame } from '../../../support/faces.ts';
 
 // Real photos from FACES_DIR (LFW and face_recognition fixtures). Skipped, with the reason
 // printed, when the directory is missing; REQUIRE_FACES=1 makes that a failure.

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { demoBackground, demoFaces, makeMjpeg, webcamFrame } from '../../support/faces.ts';
+import { demoBackground, demoFaces, makeMjpeg, webcamFrame } from '../../../support/faces.ts';
 
 // The frame helpers that the browser tests use (fake camera files) and the face tests build on.
 describe('face test support', () => {

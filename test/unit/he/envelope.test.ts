@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHeEngine, isWasmTrap } from '../../../src/he/index.ts';
+import { createHeEngine } from '../../../src/he/index.ts';
+import { isWasmTrap } from '../../../src/he/keyside.ts';
 import { isAppError } from '../../../src/shared/index.ts';
-import { errorCode } from '../../support/errors.ts';
-import { createTestKeys, randomDescriptor, type TestKeys } from './helpers.ts';
+import { errorCode } from '../../../support/errors.ts';
+import { createTestKeys, randomDescriptor, type TestKeys } from '../../../support/he-keys.ts';
 
 let keys: TestKeys;
 let template: Uint8Array;

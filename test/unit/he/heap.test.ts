@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { sealHeapBytes } from '../../../src/he/index.ts';
-import { createTestKeys, randomDescriptor, type TestKeys } from './helpers.ts';
+import { sealHeapBytes } from '../../../src/he/keyside.ts';
+import { createTestKeys, randomDescriptor, type TestKeys } from '../../../support/he-keys.ts';
 
 let keys: TestKeys;
 beforeAll(async () => {

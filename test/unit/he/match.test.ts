@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plainDecision, quantise, quantiseThreshold, quantisedDistanceSq } from '../../../src/he/index.ts';
-import { createTestKeys, randomDescriptor, type TestKeys } from './helpers.ts';
+import { createTestKeys, randomDescriptor, type TestKeys } from '../../../support/he-keys.ts';
 
 let keys: TestKeys;
 beforeAll(async () => {

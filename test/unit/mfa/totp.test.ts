@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { createTotpQueries } from '../../../src/db/index.ts';
 import { createTotp, type Totp } from '../../../src/mfa/index.ts';
 import { createSealer } from '../../../src/sealing/index.ts';
-import { testDatabase } from '../../support/db.ts';
+import { testDatabase } from '../../../support/db.ts';
 
 const T0 = Date.UTC(2026, 10, 24, 12, 0, 0); // a step boundary (divisible by 30 s)
 const codeAt = (secret: string, ms: number) => generate({ secret, epoch: Math.floor(ms / 1000) });

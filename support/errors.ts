@@ -1,4 +1,4 @@
-import { isAppError } from '../../src/shared/index.ts';
+import { isAppError } from '../src/shared/index.ts';
 
 /** What errorCode gives when nothing was thrown. */
 export const NO_ERROR = 'no error';

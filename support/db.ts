@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import knexPackage from 'knex';
-import { connectDatabase, migrateLatest, type Database } from '../../src/db/index.ts';
+import { connectDatabase, migrateLatest, type Database } from '../src/db/index.ts';
 
 const { knex } = knexPackage;
 

@@ -3,10 +3,10 @@ import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createIdp, type Idp, type IdpOverrides } from '../../src/idp.ts';
-import { loadConfig } from '../../src/config/index.ts';
-import { createHttpServer, type HttpServerOptions } from '../../src/http/index.ts';
-import { createLogger } from '../../src/shared/index.ts';
+import { createIdp, type Idp, type IdpOverrides } from '../src/idp.ts';
+import { loadConfig } from '../src/config/index.ts';
+import { createHttpServer, type HttpServerOptions } from '../src/http/index.ts';
+import { createLogger } from '../src/shared/index.ts';
 import { testDatabase } from './db.ts';
 
 export interface IdpHandle {

@@ -1,7 +1,8 @@
 import type { SecretKey } from 'node-seal';
-import { createHeContext, createHeEngine, savePublicKey, type HeContext, type HeEngine, type HeKey, type HeParams } from '../../../src/he/index.ts';
-import { createJudge } from '../../../src/custodian/internal/judge.ts';
-import { keyIdOf } from '../../../src/custodian/internal/keys.ts';
+import { createHeEngine, type HeEngine, type HeKey, type HeParams } from '../src/he/index.ts';
+import { createHeContext, savePublicKey, type HeContext } from '../src/he/keyside.ts';
+import { createJudge } from '../src/custodian/internal/judge.ts';
+import { keyIdOf } from '../src/custodian/internal/keys.ts';
 
 /** The engine with one key bound in (tests of one key pair). */
 export interface BoundEngine {

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { createRelyingParty } from '../../examples/relying-party/app.ts';
+import { createRelyingParty } from '../examples/relying-party/app.ts';
 import type { IdpHandle } from './idp.ts';
 
 /** The sample relying party on port 0, registered with the IdP as `sample-rp`. */

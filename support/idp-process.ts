@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureDemoSecrets } from '../../src/config/index.ts';
-import { spawnCustodian, type SpawnedCustodian } from '../../src/custodian/index.ts';
+import { ensureDemoSecrets } from '../src/config/index.ts';
+import { spawnCustodian, type SpawnedCustodian } from '../src/custodian/index.ts';
 
 /**
  * The IdP as its own OS process (`node src/main.ts`, what `npm run idp` runs), on the embedded

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { CustodianClient } from '../../src/custodian/index.ts';
-import { templateHash } from '../../src/biometric/index.ts';
-import type { HeEngine } from '../../src/he/index.ts';
+import type { CustodianClient } from '../src/custodian/index.ts';
+import { templateHash } from '../src/biometric/index.ts';
+import type { HeEngine } from '../src/he/index.ts';
 
 /**
  * The custodian protocol as the IdP drives it, for tests that talk to a real custodian directly

@@ -1,6 +1,6 @@
-import type { CustodianClient } from '../../../src/custodian/index.ts';
-import { createHeContext, type HeContext } from '../../../src/he/index.ts';
-import { loadPublicKey, plaintextFromCoefficients, sealCall } from '../../../src/he/seal.ts';
+import type { CustodianClient } from '../src/custodian/index.ts';
+import { createHeContext, type HeContext } from '../src/he/keyside.ts';
+import { loadPublicKey, plaintextFromCoefficients, sealCall } from '../src/he/keyside.ts';
 
 /**
  * The template-extraction attack of the 2026-12-01 review, with only what a compromised web tier

@@ -14,7 +14,7 @@ import sharp from 'sharp';
  */
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..', '..');
+const repoRoot = path.resolve(here, '..');
 const require = createRequire(import.meta.url);
 
 /** FACES_DIR (default ../shared/faces next to the repository), or null when it does not exist. */

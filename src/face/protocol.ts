@@ -1,0 +1,52 @@
+import type { FaceErrorCode } from './errors.ts';
+import type { DetectionLimits, FrameLimits } from './limits.ts';
+import type { PipelineConfig } from './pipeline.ts';
+
+/**
+ * The messages between the face engine (engine.ts, on the pool) and its worker threads
+ * (worker.ts), in one place, like the custodian's protocol.ts. Frames go in as transferred
+ * ArrayBuffers (the worker zeroes them once decoded); descriptors come back transferred.
+ */
+
+/** What every worker is started with (workerData). */
+export interface WorkerInit {
+  readonly pipelines: readonly PipelineConfig[];
+  readonly frameLimits: FrameLimits;
+  readonly detectionLimits: DetectionLimits;
+}
+
+export interface DescribeRequest {
+  readonly frame: ArrayBuffer;
+  /** Indices into `pipelines` (default: [0]). */
+  readonly variants?: readonly number[];
+}
+
+export interface Detection {
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+  readonly score: number;
+}
+
+export interface FrameTimings {
+  decode: number;
+  detect: number;
+  landmarks: number;
+  descriptor: number;
+}
+
+/** One pipeline's result for one frame: a descriptor, or a typed refusal of the frame. */
+export type VariantResult =
+  | { readonly ok: true; readonly descriptor: Float32Array; readonly face: Detection; readonly detector: number; readonly faceSize: number }
+  | { readonly ok: false; readonly code: FaceErrorCode };
+
+export type DescribeResponse =
+  | { readonly id: number; readonly ok: true; readonly results: VariantResult[]; readonly timings: FrameTimings }
+  | { readonly id: number; readonly ok: false; readonly code: string; readonly message: string };
+
+/** What the analyser hands back for one frame. */
+export interface AnalyseResult {
+  readonly results: VariantResult[];
+  readonly timings: FrameTimings;
+}
