@@ -120,7 +120,7 @@ async function createServices(config: Config, overrides: IdpOverrides, stack: Re
     templates: createTemplateQueries(db),
     audit: createAuditQueries(db),
     clients: createClientQueries(db),
-    payloads: createOidcPayloadQueries(db),
+    payloads: createOidcPayloadQueries(db, clock),
     signingKeys: createSigningKeyQueries(db),
     totp: createTotpQueries(db),
     devices: createDeviceQueries(db),
@@ -169,7 +169,7 @@ export async function createIdp(config: Config, overrides: IdpOverrides = {}): P
     const secureCookies = config.issuer.startsWith('https://');
     const provider = createProvider({
       issuer: config.issuer,
-      adapter: createAdapterClass({ payloads: queries.payloads, clients: queries.clients, sealer, idKey: keys.oidcPayloadId }),
+      adapter: createAdapterClass({ payloads: queries.payloads, clients: queries.clients, sealer, idKey: keys.oidcPayloadId, clock: services.clock }),
       jwks: await services.signingKeys.privateJwks(),
       cookieKeys: config.cookieKeys,
       accounts: queries.accounts,

@@ -17,8 +17,11 @@ export interface IdpProcess {
   dataDir: string;
   child: ChildProcess;
   custodian: SpawnedCustodian;
-  /** Everything the process wrote to stderr. */
+  /** Everything the process wrote to stderr, and to stdout (its JSON log lines). */
   stderr(): string;
+  stdout(): string;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
   alive(): boolean;
   /** Resident memory of the IdP process in bytes (Linux /proc). */
   rssBytes(): Promise<number>;
@@ -67,12 +70,18 @@ export async function startIdpProcess(env: Record<string, string> = {}): Promise
     });
   });
   child.removeAllListeners('exit');
+  const exited = new Promise<number | null>((resolve) => {
+    if (child.exitCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
   return {
     url: `http://127.0.0.1:${port}`,
     dataDir,
     child,
     custodian,
     stderr: () => stderr,
+    stdout: () => stdout,
+    exited,
     alive: () => child.exitCode === null && child.signalCode === null,
     async rssBytes() {
       const { readFile } = await import('node:fs/promises');
@@ -80,11 +89,8 @@ export async function startIdpProcess(env: Record<string, string> = {}): Promise
       return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
     },
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
       await custodian.stop();
       rmSync(root, { recursive: true, force: true });
     },

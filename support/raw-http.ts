@@ -18,6 +18,8 @@ export interface RawRequest {
   abortAfter?: number;
   /** Half-close our side right after the last chunk (a body shorter than its Content-Length). */
   endAfterWrite?: boolean;
+  /** Called before chunk k is written (e.g. to signal the server while the request is in flight). */
+  beforeChunk?: (k: number) => Promise<void>;
 }
 
 export interface RawResponse {
@@ -68,6 +70,7 @@ export function rawRequest(base: string, request: RawRequest): Promise<RawRespon
           return;
         }
         if (request.awaitResponseBefore === k) await waitForAnswer();
+        await request.beforeChunk?.(k);
         if (closed || socket.destroyed || received) break;
         if (request.delayMs) await new Promise((resume) => setTimeout(resume, request.delayMs));
         const ok = socket.write(chunk);

@@ -165,3 +165,11 @@ export function createAccountService(deps: AccountServiceDeps) {
 }
 
 export type AccountService = ReturnType<typeof createAccountService>;
+
+/** The error codes this module raises (see src/shared/errors.ts). */
+declare module '../shared/errors.ts' {
+  interface ErrorCodes {
+    signup_invalid: true;
+    username_taken: true;
+  }
+}

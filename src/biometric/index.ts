@@ -39,6 +39,7 @@ export interface CustodianPort {
   forget(subject: string): Promise<boolean>;
   ticket(subject: string, templateHash: string): Promise<TicketPort>;
   decoy(): Promise<TicketPort>;
+  /** The custodian's one bit (the only place a verdict comes from). */
   judge(ticket: string, blinded: Uint8Array): Promise<'match' | 'no_match'>;
 }
 
@@ -54,13 +55,14 @@ export interface StoredTemplate {
 }
 
 /**
- * `no_template`: unknown user or no template; `outdated`: a template made for other HE
+ * The outcome of a verification: the custodian's verdict (`match`, `no_match`), or why no verdict
+ * was asked for: `no_template`: unknown user or no template; `outdated`: a template made for other HE
  * parameters, another face model, or not enrolled with the custodian, which cannot be compared;
  * `tampered`: a template that is not bound to this account (its MAC fails, or the custodian
  * does not recognise it). Only `match` signs in; the others look the same to the user (a
  * denial), so they reveal nothing about the account.
  */
-export type Verdict = 'match' | 'no_match' | 'no_template' | 'outdated' | 'tampered';
+export type VerifyOutcome = 'match' | 'no_match' | 'no_template' | 'outdated' | 'tampered';
 
 export interface EnrollInput {
   accountId: string;
@@ -85,7 +87,7 @@ export interface BiometricService {
    * against a decoy, a custodian round trip included, so that neither the answer nor its timing
    * tells whether the username exists or its template is usable.
    */
-  verify(input: { accountId: string | undefined; template: StoredTemplate | undefined; frames: Uint8Array[] }): Promise<Verdict>;
+  verify(input: { accountId: string | undefined; template: StoredTemplate | undefined; frames: Uint8Array[] }): Promise<VerifyOutcome>;
   /** The pseudonymous reference under which the custodian knows the account. */
   subjectOf(accountId: string): string;
   /** Destroys the account's key at the custodian (the template can never be judged again). */
@@ -168,7 +170,7 @@ export function createBiometricService(deps: BiometricDeps): BiometricService {
   }
 
   /** The same work as a real attempt (ticket, match, judge) against a decoy; the answer is always "no". */
-  async function decoyJudgement(probe: Float32Array, verdict: Exclude<Verdict, 'match' | 'no_match'>): Promise<Verdict> {
+  async function decoyJudgement(probe: Float32Array, verdict: Exclude<VerifyOutcome, 'match' | 'no_match'>): Promise<VerifyOutcome> {
     const ticket = await call('decoy', () => custodian.decoy());
     const blinded = he.matchAndBlind(decoyTemplate(ticket.key, probe.length), probe, deps.threshold, ticket.key);
     await call('judge', () => custodian.judge(ticket.ticket, blinded));
@@ -210,7 +212,7 @@ export function createBiometricService(deps: BiometricDeps): BiometricService {
       }
     }),
 
-    verify: ({ accountId, template, frames }) => timed('verify', async (): Promise<Verdict> => {
+    verify: ({ accountId, template, frames }) => timed('verify', async (): Promise<VerifyOutcome> => {
       const probe = await deps.face.probe(frames);
       try {
         if (!template || accountId === undefined) return await decoyJudgement(probe, 'no_template');

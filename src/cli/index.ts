@@ -180,3 +180,11 @@ async function main(): Promise<number> {
 }
 
 process.exitCode = await main();
+
+/** The error codes this module raises (see src/shared/errors.ts). */
+declare module '../shared/errors.ts' {
+  interface ErrorCodes {
+    cli_not_found: true;
+    cli_usage: true;
+  }
+}

@@ -179,3 +179,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 export { deriveIdpKeys, type IdpKeys } from './keys.ts';
+
+/** The error codes this module raises (see src/shared/errors.ts). */
+declare module '../shared/errors.ts' {
+  interface ErrorCodes {
+    config_invalid: true;
+    config_missing: true;
+  }
+}

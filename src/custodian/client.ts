@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { AppError, systemClock, type Clock } from '../shared/index.ts';
+import { AppError, systemClock, type Clock, type ErrorCode } from '../shared/index.ts';
 import {
   DEFAULT_MAX_FRAME_BYTES, FrameReader, KIND_REQUEST, KIND_RESPONSE, decodeFrame, encodeFrame, newNonce,
   type CustodianOp, type Verdict,
@@ -171,7 +171,8 @@ export function createCustodianClient(options: CustodianClientOptions): Custodia
     });
     const header = response.header;
     if (header.ok !== true) {
-      const code = typeof header.code === 'string' && /^(custodian|he)_[a-z_]{1,48}$/.test(header.code) ? header.code : 'custodian_unavailable';
+      // A code from the wire: only our own kinds pass (anything else is "no answer").
+      const code = (typeof header.code === 'string' && /^(custodian|he)_[a-z_]{1,48}$/.test(header.code) ? header.code : 'custodian_unavailable') as ErrorCode;
       throw new AppError(code, typeof header.message === 'string' ? header.message.slice(0, 200) : 'The custodian refused the request.', {
         status: REMOTE_STATUS[code] ?? 503,
         expose: false,

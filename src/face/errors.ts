@@ -26,3 +26,10 @@ export function faceError(code: FaceErrorCode, detail?: string, cause?: unknown)
   // carry no biometric data); 5xx messages are masked by the HTTP layer.
   return new AppError(code, detail ? `${message} (${detail})` : message, { status, cause });
 }
+
+type FaceErrorCodes = Record<FaceErrorCode, true>;
+declare module '../shared/errors.ts' {
+  // The face module's codes are the keys of FACE_ERRORS above.
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  interface ErrorCodes extends FaceErrorCodes {}
+}

@@ -37,3 +37,10 @@ export const FACE_LIMITS = Object.freeze({
   detection: DEFAULT_DETECTION_LIMITS,
   consensus: DEFAULT_CONSENSUS_LIMITS,
 });
+
+/** The error codes this module raises (see src/shared/errors.ts). */
+declare module '../shared/errors.ts' {
+  interface ErrorCodes {
+    bad_frame_count: true;
+  }
+}

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import initialize from 'node-seal';
 import type { Ciphertext, MainModule, Plaintext, PublicKey, SEALContext } from 'node-seal';
-import { AppError } from '../shared/index.ts';
+import { AppError, type ErrorCode } from '../shared/index.ts';
 import type { HeParams } from './params.ts';
 
 /**
@@ -74,7 +74,7 @@ export async function sealHeapBytes(): Promise<number> {
 }
 
 /** Runs `fn`; a SEAL exception becomes a typed AppError with SEAL's message as the cause. */
-export function sealCall<T>(seal: SealModule, code: string, message: string, fn: () => T): T {
+export function sealCall<T>(seal: SealModule, code: ErrorCode, message: string, fn: () => T): T {
   try {
     return fn();
   } catch (error) {
@@ -178,7 +178,7 @@ export function plainBytes(bytes: Uint8Array): Uint8Array {
  * Size and header checks on serialised SEAL data before SEAL parses it; SEAL's own load then
  * validates the content against the context.
  */
-export function checkSealBytes(bytes: Uint8Array, maxBytes: number, code: string, what: string): void {
+export function checkSealBytes(bytes: Uint8Array, maxBytes: number, code: ErrorCode, what: string): void {
   const malformed = (why: string) => new AppError(code, `Malformed ${what}: ${why}.`);
   if (bytes.byteLength < HEADER_BYTES) throw malformed('too short');
   if (bytes.byteLength > maxBytes) throw malformed('too large');

@@ -2,7 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import type { AccountService } from '../accounts/index.ts';
 import { normaliseUsername, validateSignup } from '../accounts/index.ts';
 import type { Audit } from '../audit/index.ts';
-import type { BiometricService, Verdict } from '../biometric/index.ts';
+import type { BiometricService, VerifyOutcome } from '../biometric/index.ts';
 import type { DeviceQueries } from '../db/index.ts';
 import type { Totp } from '../mfa/index.ts';
 import { ACR_FACE, ACR_FACE_OTP, AMR_FACE, AMR_FACE_OTP, type Acr } from '../oidc/index.ts';
@@ -38,13 +38,14 @@ export interface UploadedBody {
   frames: Uint8Array[];
 }
 
-interface FlowDeps {
-  accounts: AccountService;
-  biometric: BiometricService;
-  audit: Audit;
-  totp: Totp;
-  throttle: Throttle;
-  devices: DeviceQueries;
+/** What the flow uses of each capability (narrow, so that tests can hand it fakes). */
+export interface FlowDeps {
+  accounts: Pick<AccountService, 'findByUsername' | 'findById' | 'template' | 'assertUsernameFree' | 'create' | 'replaceTemplate'>;
+  biometric: Pick<BiometricService, 'verify' | 'enroll'>;
+  audit: Pick<Audit, 'record'>;
+  totp: Pick<Totp, 'isEnabled' | 'verify' | 'useRecoveryCode'>;
+  throttle: Pick<Throttle, 'hit' | 'reserve'>;
+  devices: Pick<DeviceQueries, 'isKnown' | 'remember'>;
   /** Key of the device-cookie hashes stored in known_devices. */
   deviceKey: Uint8Array;
   clock: Clock;
@@ -147,7 +148,7 @@ export function createInteractionFlow(deps: FlowDeps) {
         await reservation.release();
         throw new AppError('no_frames', 'No camera frame was received. Please try again.', { status: 422 });
       }
-      let verdict: Verdict;
+      let verdict: VerifyOutcome;
       try {
         const pinnedElsewhere = input.requiredAccountId !== undefined && account?.id !== input.requiredAccountId;
         const candidate = account && !pinnedElsewhere ? account.id : undefined;

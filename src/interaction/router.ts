@@ -226,7 +226,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       ...requestContext(ctx, interaction),
     });
     if (outcome.kind === 'done') {
-      await finish(ctx, loginResult(outcome.decision, params));
+      await finish(ctx, loginResult(outcome.decision, params, deps.clock.now()));
     } else if (outcome.kind === 'totp') {
       await saveState(interaction, { username, totpFor: outcome.accountId, faceAt: deps.clock.now() });
       seeOther(ctx, `/interaction/${interaction.uid}/totp`);
@@ -271,7 +271,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     }
     const code = (fields.code ?? '').slice(0, 64);
     const decision = await deps.flow.totpSignIn({ accountId: state.totpFor, code, ...requestContext(ctx, interaction) });
-    await finish(ctx, loginResult(decision, interaction.params as AcrParams));
+    await finish(ctx, loginResult(decision, interaction.params as AcrParams, deps.clock.now()));
   });
 
   router.post('/interaction/:uid/unmet', async (ctx) => {
@@ -297,7 +297,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     ctx.state.retryUrl = `/interaction/${ctx.params.uid}/signup`;
     const interaction = await details(ctx, 'login');
     const decision = await deps.flow.signUp({ body: bodyOf(ctx), ...requestContext(ctx, interaction) });
-    await finish(ctx, loginResult(decision));
+    await finish(ctx, loginResult(decision, {}, deps.clock.now()));
   });
 
   router.post('/interaction/:uid/confirm', async (ctx) => {

@@ -138,3 +138,13 @@ export function createTotp(deps: TotpDeps) {
 }
 
 export type Totp = ReturnType<typeof createTotp>;
+
+/** The error codes this module raises (see src/shared/errors.ts). */
+declare module '../shared/errors.ts' {
+  interface ErrorCodes {
+    totp_already_enabled: true;
+    totp_invalid: true;
+    totp_not_enabled: true;
+    totp_not_pending: true;
+  }
+}

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { ClientQueries, OidcPayloadQueries } from '../db/index.ts';
 import type { Sealer } from '../sealing/index.ts';
+import { systemClock, type Clock } from '../shared/index.ts';
 
 /**
  * oidc-provider's storage adapter contract (one instance per model name) on PostgreSQL / PGlite.
@@ -19,6 +20,7 @@ interface AdapterDeps {
   sealer: Sealer;
   /** Key of the id hashes (the database does not hold it). */
   idKey: Uint8Array;
+  clock?: Clock;
 }
 
 /** Models whose id is a bearer credential (an access token, a refresh token, a code...). */
@@ -36,7 +38,7 @@ export function createAdapterClass(deps: AdapterDeps) {
 
   const withState = (record: Awaited<ReturnType<OidcPayloadQueries['find']>>, jti?: string): Payload | undefined => {
     if (!record) return undefined;
-    if (record.expiresAt && record.expiresAt.getTime() <= Date.now()) return undefined;
+    if (record.expiresAt && record.expiresAt.getTime() <= (deps.clock ?? systemClock).now()) return undefined;
     const payload = jti === undefined ? record.payload : { ...record.payload, jti };
     return record.consumedAt ? { ...payload, consumed: Math.floor(record.consumedAt.getTime() / 1000) } : payload;
   };

@@ -48,3 +48,11 @@ export function createSealer(key: Uint8Array): Sealer {
     },
   };
 }
+
+/** The error codes this module raises (see src/shared/errors.ts). */
+declare module '../shared/errors.ts' {
+  interface ErrorCodes {
+    sealed_value_invalid: true;
+    sealing_key_invalid: true;
+  }
+}

@@ -3,6 +3,19 @@
  * match on it), `status` is the HTTP status it maps to, and `expose` says whether `message` may be
  * shown to the caller. Anything that is not an AppError is unexpected and is masked as a 500.
  */
+/**
+ * The stable error codes, declared by the modules that raise them: each adds its own to this
+ * interface (TypeScript declaration merging, `declare module '../shared/errors.ts'`), so a code
+ * is a checked union, a typo does not compile, and `git grep` finds where a code is declared.
+ */
+export interface ErrorCodes {
+  /** The masked 500 of the error handler. */
+  internal_error: true;
+  bad_request: true;
+}
+
+export type ErrorCode = Extract<keyof ErrorCodes, string>;
+
 export interface AppErrorOptions {
   status?: number;
   expose?: boolean;
@@ -10,11 +23,11 @@ export interface AppErrorOptions {
 }
 
 export class AppError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly status: number;
   readonly expose: boolean;
 
-  constructor(code: string, message: string, options: AppErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;

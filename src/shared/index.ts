@@ -1,4 +1,4 @@
-export { AppError, isAppError, type AppErrorOptions } from './errors.ts';
+export { AppError, isAppError, type AppErrorOptions, type ErrorCode, type ErrorCodes } from './errors.ts';
 export { createLogger, redact, silentLogger, type Logger, type LoggerOptions } from './logger.ts';
 export { systemClock, type Clock } from './clock.ts';
 export { deriveKey } from './derive.ts';

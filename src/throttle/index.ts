@@ -197,3 +197,11 @@ export function createThrottle(deps: { db: Db; clock?: Clock }) {
 }
 
 export type Throttle = ReturnType<typeof createThrottle>;
+
+/** The error codes this module raises (see src/shared/errors.ts). */
+declare module '../shared/errors.ts' {
+  interface ErrorCodes {
+    rate_limited: true;
+    too_many_attempts: true;
+  }
+}

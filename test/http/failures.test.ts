@@ -1,17 +1,12 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDemoSecrets } from '../../src/config/index.ts';
-import { spawnCustodian } from '../../src/custodian/index.ts';
 import { testDatabase } from '../../support/db.ts';
 import { HttpClient } from '../../support/http-client.ts';
+import { startIdpProcess } from '../../support/idp-process.ts';
 import { startIdp, type IdpHandle } from '../../support/idp.ts';
 import { people, realParts, type PartsHandle } from '../../support/parts.ts';
 import { authRequest, registerClient, signInOverHttp, signUpOverHttp as signUp, type InteractionState } from '../../support/signin.ts';
+import { multipart, rawRequest } from '../../support/raw-http.ts';
 import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.ts';
 
 /**
@@ -174,41 +169,32 @@ describe.skipIf(!process.env.DATABASE_URL)('when PostgreSQL is unreachable', () 
 
 describe('graceful shutdown of the IdP process', () => {
   it('finishes the request in flight, then exits cleanly', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'faceid-shutdown-'));
-    const secrets = ensureDemoSecrets(dataDir);
-    const custodian = await spawnCustodian({
-      // The custodian's own directory, beside (not inside) the IdP's, as npm start does it.
-      keyDir: `${dataDir}-custodian`,
-      socketPath: join(dataDir, 'custodian.sock'),
-      sharedSecret: secrets.custodianSharedSecret,
-      demo: true,
-    });
-    const port = await new Promise<number>((resolve) => {
-      const probe = net.createServer().listen(0, '127.0.0.1', () => {
-        const { port: free } = probe.address() as net.AddressInfo;
-        probe.close(() => resolve(free));
-      });
-    });
-    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn', FACE_WORKERS: '1' };
-    delete env.DATABASE_URL;
-    const idp = spawn(process.execPath, ['src/main.ts'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    idp.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => idp.on('exit', (code) => resolve(code)));
+    const idp = await startIdpProcess();
     try {
-      const base = `http://localhost:${port}`;
-      await expect.poll(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status, { timeout: 60_000, interval: 250 }).toBe(200);
+      const http = new HttpClient(idp.url);
+      const csrf = (await http.get('/signup')).json<{ csrf: string }>().csrf;
       const who = await people();
-      const inFlight = signUp(base, 'ivy', who.a.enroll.map((data) => ({ data })));
-      await new Promise((resolve) => setTimeout(resolve, 150));
-      idp.kill('SIGTERM');
-      const response = await inFlight;
-      expect(response.status, stderr).toBe(303);
-      expect(await exited).toBe(0);
-      await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+      const boundary = 'shutdown';
+      const head = multipart(boundary, [{ name: 'csrf', value: csrf }, { name: 'username', value: 'ivy' }, { name: 'email', value: 'ivy@example.com' }, { name: 'consent', value: 'yes' }], { close: false });
+      const rest = multipart(boundary, who.a.enroll.map((data) => ({ name: 'frame', file: { data, type: 'image/jpeg' } })));
+      const response = await rawRequest(idp.url, {
+        path: '/signup',
+        headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Content-Length': String(head.length + rest.length), Cookie: http.jar.header('/signup'), Accept: 'application/json' },
+        chunks: [head, rest],
+        // Half the sign-up is on the wire when the process is told to stop; the rest follows
+        // once it has begun draining (it logs so).
+        beforeChunk: async (k) => {
+          if (k !== 1) return;
+          idp.child.kill('SIGTERM');
+          await expect.poll(() => idp.stdout(), { timeout: 10_000, interval: 20 }).toContain('shutting down');
+        },
+      });
+      expect(response.status, idp.stderr()).toBe(303);
+      expect(await idp.exited).toBe(0);
+      expect(idp.stdout()).toContain('"msg":"stopped"');
+      await expect(fetch(`${idp.url}/healthz`)).rejects.toThrow();
     } finally {
-      if (idp.exitCode === null) idp.kill('SIGKILL');
-      await custodian.stop();
+      await idp.stop();
     }
   });
 });

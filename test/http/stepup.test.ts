@@ -42,7 +42,9 @@ describe('TOTP second factor and step-up', () => {
    */
   const codeFor = async (username: string): Promise<string> => {
     const now = Math.floor(Date.now() / 30_000);
-    const step = Math.max(now - 1, (lastStep.get(username) ?? -Infinity) + 1);
+    // Never the step before `now`: the IdP checks a moment later, and across a step boundary it
+    // would be out of its +-1 window. The current step or the next one are always in it.
+    const step = Math.max(now, (lastStep.get(username) ?? -Infinity) + 1);
     if (step > now + 1) {
       vi.setSystemTime(Date.now() + 30_000);
       return codeFor(username);
@@ -138,7 +140,7 @@ describe('TOTP second factor and step-up', () => {
     expect(sso.steps).toEqual([]);
 
     await addTotp('dave');
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    vi.setSystemTime(Date.now() + 1100); // auth_time has a resolution of one second
     const stepped = await signIn('dave', { acr_values: FACE_OTP }, first.http);
     expect(stepped.steps).toEqual(['face', 'totp']);
     const after = (await exchange(config, stepped.callback, stepped.request)).claims()!;
@@ -151,12 +153,12 @@ describe('TOTP second factor and step-up', () => {
   it('max_age=0 and prompt=login force a fresh authentication inside a session', async () => {
     const first = await signIn('bob');
     const t0 = (await exchange(config, first.callback, first.request)).claims()!.auth_time!;
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    vi.setSystemTime(Date.now() + 1100); // auth_time has a resolution of one second
     const maxAge = await signIn('bob', { max_age: '0' }, first.http);
     expect(maxAge.steps).toEqual(['face']);
     const t1 = (await exchange(config, maxAge.callback, maxAge.request)).claims()!.auth_time!;
     expect(t1).toBeGreaterThan(t0);
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    vi.setSystemTime(Date.now() + 1100); // auth_time has a resolution of one second
     const login = await signIn('bob', { prompt: 'login' }, first.http);
     expect(login.steps).toEqual(['face']);
     expect((await exchange(config, login.callback, login.request)).claims()!.auth_time!).toBeGreaterThan(t1);

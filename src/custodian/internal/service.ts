@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { AppError, isAppError, type Clock, type Logger } from '../../shared/index.ts';
+import { AppError, isAppError, type Clock, type ErrorCode, type Logger } from '../../shared/index.ts';
 import { isWasmTrap, type HeContext } from '../../he/keyside.ts';
 import type { AuditLog } from './audit.ts';
 import type { Alert, Budget, Decision } from './budget.ts';
@@ -64,7 +64,7 @@ const Request = z.discriminatedUnion('op', [
 
 export const errorResponse = (code: string, message: string, extra: Record<string, unknown> = {}): ServiceResponse => ({ header: { ok: false, code, message, ...extra } });
 
-const refusal = (code: string, message: string, status: number) => new AppError(code, message, { status });
+const refusal = (code: ErrorCode, message: string, status: number) => new AppError(code, message, { status });
 
 export function createCustodianService(deps: CustodianServiceDeps): CustodianService {
   const { audit, registry, he, metrics } = deps;

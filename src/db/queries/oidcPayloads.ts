@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../../shared/index.ts';
 import type { Db } from '../connect.ts';
 
 export interface PayloadRecord {
@@ -23,10 +24,10 @@ function toRecord(row: PayloadRow | undefined): PayloadRecord | undefined {
 const COLUMNS = ['payload', 'expires_at', 'consumed_at'];
 
 /** Storage for oidc-provider's models (sessions, codes, tokens, grants, interactions...). */
-export function createOidcPayloadQueries(db: Db) {
+export function createOidcPayloadQueries(db: Db, clock: Clock = systemClock) {
   return {
     async upsert(model: string, id: string, payload: Record<string, unknown>, expiresInSeconds: number | undefined): Promise<void> {
-      const expiresAt = expiresInSeconds ? new Date(Date.now() + expiresInSeconds * 1000) : null;
+      const expiresAt = expiresInSeconds ? new Date(clock.now() + expiresInSeconds * 1000) : null;
       await db('oidc_payloads')
         .insert({
           model,
@@ -48,7 +49,7 @@ export function createOidcPayloadQueries(db: Db) {
     },
     /** Marks a one-time value (authorization code, refresh token...) as used; first caller wins. */
     async consume(model: string, id: string): Promise<void> {
-      await db('oidc_payloads').where({ model, id }).whereNull('consumed_at').update({ consumed_at: db.fn.now() });
+      await db('oidc_payloads').where({ model, id }).whereNull('consumed_at').update({ consumed_at: new Date(clock.now()) });
     },
     async destroy(model: string, id: string): Promise<void> {
       await db('oidc_payloads').where({ model, id }).delete();
@@ -57,7 +58,7 @@ export function createOidcPayloadQueries(db: Db) {
       await db('oidc_payloads').where({ grant_id: grantId }).delete();
     },
     async deleteExpired(): Promise<number> {
-      return db('oidc_payloads').where('expires_at', '<', db.fn.now()).delete();
+      return db('oidc_payloads').where('expires_at', '<', new Date(clock.now())).delete();
     },
     /** Every grant and session of an account (account deletion). */
     async deleteForAccount(accountId: string, trx: Db = db): Promise<number> {

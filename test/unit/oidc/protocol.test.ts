@@ -1,23 +1,23 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { HttpClient } from '../../support/http-client.ts';
-import { startIdp, type IdpHandle } from '../../support/idp.ts';
-import { realParts, type PartsHandle } from '../../support/parts.ts';
-import { REDIRECT_URI, authRequest, exchange, registerClient, signInOverHttp, signUpOverHttp } from '../../support/signin.ts';
+import { HttpClient } from '../../../support/http-client.ts';
+import { startIdp, type IdpHandle } from '../../../support/idp.ts';
+import { fakeParts, type FakeParts } from '../../../support/fakes.ts';
+import { REDIRECT_URI, authRequest, exchange, registerClient, signInOverHttp, signUpOverHttp } from '../../../support/signin.ts';
 
 /**
  * OpenID Connect protocol behaviour against the real server on port 0, driven by openid-client
  * (the relying party's side) and the documented HTTP contract (the user's side).
  */
 describe('OpenID Connect protocol', () => {
-  let parts: PartsHandle;
+  let parts: FakeParts;
   let idp: IdpHandle;
   let config: oidc.Configuration;
   let clientId: string;
   const username = 'alice';
 
   beforeAll(async () => {
-    parts = await realParts();
+    parts = await fakeParts();
     idp = await startIdp(parts.parts);
     const registered = await registerClient(idp, { name: 'Protocol test RP', postLogoutRedirectUris: ['https://rp.example/'] });
     clientId = registered.clientId;
@@ -47,9 +47,9 @@ describe('OpenID Connect protocol', () => {
     expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
     expect(metadata.acr_values_supported).toEqual(['urn:faceid-fhe:acr:face', 'urn:faceid-fhe:acr:face-otp']);
     expect(metadata.claims_supported).toEqual(expect.arrayContaining(['sub', 'acr', 'amr', 'auth_time', 'preferred_username', 'email']));
-    expect(metadata.revocation_endpoint).toBeDefined();
-    expect(metadata.end_session_endpoint).toBeDefined();
-    expect(metadata.userinfo_endpoint).toBeDefined();
+    expect(metadata.revocation_endpoint).toBe(`${idp.url}/token/revocation`);
+    expect(metadata.end_session_endpoint).toBe(`${idp.url}/session/end`);
+    expect(metadata.userinfo_endpoint).toBe(`${idp.url}/me`);
     const jwks = (await (await fetch(metadata.jwks_uri!)).json()) as { keys: Array<Record<string, unknown>> };
     expect(jwks.keys.map((key) => key.alg).sort()).toEqual(['ES256', 'ES256', 'RS256', 'RS256']);
     expect(jwks.keys.every((key) => key.d === undefined)).toBe(true);
@@ -92,7 +92,7 @@ describe('OpenID Connect protocol', () => {
   it('issues refresh tokens for offline_access after consent, rotates them and refuses a reused one', async () => {
     const { request, callback } = await signIn({ scope: 'openid offline_access', prompt: 'consent' });
     const tokens = await exchange(config, callback, request);
-    expect(tokens.refresh_token).toBeDefined();
+    expect(tokens.refresh_token).toMatch(/^[\w-]{40,}$/);
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
     expect(refreshed.access_token).not.toBe(tokens.access_token);
     expect(refreshed.claims()?.amr).toEqual(['face']);
@@ -172,9 +172,10 @@ describe('OpenID Connect protocol', () => {
     it('a face that does not match: denial, readable, and no code', async () => {
       const request = await authRequest(config);
       const http = new HttpClient(idp.url);
-      const { last } = await signInOverHttp(http, request, username, parts.otherFrames).catch(() => ({ last: undefined }));
-      expect(last?.status).toBe(401);
-      expect(last?.json()).toMatchObject({ error: 'face_not_matched' });
+      const { last, callback } = await signInOverHttp(http, request, username, parts.otherFrames);
+      expect(last.status).toBe(401);
+      expect(last.json()).toMatchObject({ error: 'face_not_matched', message: expect.stringContaining('did not match') });
+      expect(callback.searchParams.get('code')).toBeNull();
     });
 
     it('an unknown username gets exactly the same denial', async () => {

@@ -1,18 +1,18 @@
 import type * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpClient } from '../../support/http-client.ts';
-import { startIdp, type IdpHandle } from '../../support/idp.ts';
-import { realParts, type PartsHandle } from '../../support/parts.ts';
-import { authRequest, registerClient, type InteractionState } from '../../support/signin.ts';
+import { HttpClient } from '../../../support/http-client.ts';
+import { startIdp, type IdpHandle } from '../../../support/idp.ts';
+import { fakeParts, type FakeParts } from '../../../support/fakes.ts';
+import { authRequest, registerClient, type InteractionState } from '../../../support/signin.ts';
 
 /** Web hardening: CSRF, headers, cookie flags, body caps, uniform errors, operator-only pages. */
 describe('web hardening', () => {
-  let parts: PartsHandle;
+  let parts: FakeParts;
   let idp: IdpHandle;
   let config: oidc.Configuration;
 
   beforeAll(async () => {
-    parts = await realParts();
+    parts = await fakeParts();
     idp = await startIdp(parts.parts, { env: { ADMIN_USER: 'operator', ADMIN_PASSWORD: 'correct horse battery', METRICS_TOKEN: 'metrics-token-0123456789' } });
     config = (await registerClient(idp, { name: 'Hardening RP' })).config;
   });

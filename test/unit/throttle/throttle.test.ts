@@ -2,15 +2,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createThrottle, type FailurePolicy } from '../../../src/throttle/index.ts';
 import { testDatabase } from '../../../support/db.ts';
 
-const POLICY: FailurePolicy = { maxFailures: 3, baseLockMs: 300, maxLockMs: 1000 };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const POLICY: FailurePolicy = { maxFailures: 3, baseLockMs: 30_000, maxLockMs: 100_000 };
+
+/** The throttle's clock: the test moves it (no sleeping for locks to end). */
+const clock = { t: Date.UTC(2026, 11, 1, 12), now: () => clock.t };
+const advance = (ms: number) => {
+  clock.t += ms;
+};
 
 describe('attempt throttle in the database', () => {
   let db: Awaited<ReturnType<typeof testDatabase>>;
   let throttle: ReturnType<typeof createThrottle>;
   beforeAll(async () => {
     db = await testDatabase();
-    throttle = createThrottle({ db: db.knex });
+    throttle = createThrottle({ db: db.knex, clock });
   });
   afterAll(async () => db.close());
 
@@ -24,7 +29,7 @@ describe('attempt throttle in the database', () => {
     const burst = await Promise.all([1, 2, 3].map(() => throttle.reserve([{ key: 'k:burst', policy: POLICY }])));
     const first = await burst[0]!.fail();
     expect(first.lockedNow).toBe(true);
-    await sleep(400); // the 300 ms lock is over before the other two evaluations end
+    advance(40_000); // the 30 s lock is over before the other two evaluations end
     const rest = await Promise.all(burst.slice(1).map((r) => r.fail()));
     expect(rest.some((r) => r.lockedNow)).toBe(false);
     const row = await db.knex('auth_throttle').where({ key: 'k:burst' }).first();
@@ -35,13 +40,15 @@ describe('attempt throttle in the database', () => {
     const key = [{ key: 'k:cycle', policy: POLICY }];
     for (let i = 0; i < 3; i += 1) await (await throttle.reserve(key)).fail();
     await expect(throttle.reserve(key)).rejects.toMatchObject({ code: 'too_many_attempts' });
-    await sleep(350);
+    advance(30_001);
     const retry = await throttle.reserve(key);
     await expect(throttle.reserve(key)).rejects.toMatchObject({ code: 'too_many_attempts' });
     const again = await retry.fail();
     expect(again.lockedNow).toBe(true);
-    expect(again.lockedMs).toBeGreaterThan(400); // 2 x 300 ms
-    await sleep(650);
+    expect(again.lockedMs).toBe(60_000); // 2 x 30 s
+    advance(59_999);
+    await expect(throttle.reserve(key)).rejects.toMatchObject({ code: 'too_many_attempts', message: expect.stringContaining('wait 1 seconds') });
+    advance(1);
     const ok = await throttle.reserve(key);
     await ok.succeed();
     expect(await db.knex('auth_throttle').where({ key: 'k:cycle' }).first()).toMatchObject({ failures: 0, lockouts: 0, locked_until: null });
@@ -58,10 +65,17 @@ describe('attempt throttle in the database', () => {
     expect((await db.knex('auth_throttle').where({ key: 'k:ip' }).first()).failures).toBe(1);
   });
 
+  it('sweeps rows that are neither failing nor locked after a day', async () => {
+    await (await throttle.reserve([{ key: 'k:stale', policy: POLICY }])).succeed();
+    advance(24 * 60 * 60_000 + 1);
+    expect(await throttle.sweep()).toBeGreaterThanOrEqual(1);
+    expect(await db.knex('auth_throttle').where({ key: 'k:stale' }).first()).toBeUndefined();
+  });
+
   it('counts request rates in fixed windows', async () => {
-    for (let i = 0; i < 3; i += 1) await throttle.hit('r:window', 3, 300);
-    await expect(throttle.hit('r:window', 3, 300)).rejects.toMatchObject({ code: 'rate_limited', status: 429 });
-    await sleep(350);
-    await expect(throttle.hit('r:window', 3, 300)).resolves.toBeUndefined();
+    for (let i = 0; i < 3; i += 1) await throttle.hit('r:window', 3, 60_000);
+    await expect(throttle.hit('r:window', 3, 60_000)).rejects.toMatchObject({ code: 'rate_limited', status: 429, message: expect.stringContaining('60 seconds') });
+    advance(60_000);
+    await expect(throttle.hit('r:window', 3, 60_000)).resolves.toBeUndefined();
   });
 });
