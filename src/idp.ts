@@ -9,7 +9,7 @@ import { deriveIdpKeys, type Config } from './config/index.ts';
 import { createCustodianClient, type CustodianClient } from './custodian/index.ts';
 import {
   connectDatabase, createAccountQueries, createAuditQueries, createClientQueries, createCustodianForgetQueries, createDeviceQueries,
-  createOidcPayloadQueries, createSigningKeyQueries, createTemplateQueries, createTotpQueries, isDatabaseUnavailable, migrateLatest, type Database,
+  createOidcPayloadQueries, createSigningKeyQueries, createTemplateQueries, createTotpQueries, createWebauthnQueries, isDatabaseUnavailable, migrateLatest, type Database,
 } from './db/index.ts';
 import { createFaceEngine, DEFAULT_MATCH_THRESHOLD, FACE_LIMITS } from './face/index.ts';
 import { createHeEngine } from './he/index.ts';
@@ -19,6 +19,8 @@ import { createSigningKeys } from './keys/index.ts';
 import { createMetrics, type Metrics } from './metrics/index.ts';
 import { createTotp } from './mfa/index.ts';
 import { createAdapterClass, createClientRegistry, createProvider, seedClients } from './oidc/index.ts';
+import { createPasskeys } from './passkeys/index.ts';
+import { ACR_PASSKEY, ACR_VALUES } from './policy/index.ts';
 import { createSealer } from './sealing/index.ts';
 import { createCloseStack, createLogger, systemClock, type Clock, type Logger } from './shared/index.ts';
 import { createThrottle } from './throttle/index.ts';
@@ -125,6 +127,7 @@ async function createServices(config: Config, overrides: IdpOverrides, stack: Re
     totp: createTotpQueries(db),
     devices: createDeviceQueries(db),
     forgets: createCustodianForgetQueries(db),
+    webauthn: createWebauthnQueries(db),
   };
   const audit = createAudit({ queries: queries.audit, logger, pseudonymKey: keys.auditPseudonym, metrics });
   const clients = createClientRegistry({ clients: queries.clients, sealer });
@@ -143,17 +146,19 @@ async function createServices(config: Config, overrides: IdpOverrides, stack: Re
   const accounts = createAccountService({ db, accounts: queries.accounts, templates: queries.templates, payloads: queries.payloads, forgets: queries.forgets, audit, custodian: biometric, logger });
   const totp = createTotp({ db, queries: queries.totp, sealer, pepper: keys.recoveryCodePepper, issuer: `FaceID-FHE (${new URL(config.issuer).host})`, clock });
   const throttle = createThrottle({ db, clock });
+  const passkeys = createPasskeys({ queries: queries.webauthn, config: { rpId: config.passkeys.rpId, rpName: 'FaceID-FHE', origins: config.passkeys.origins }, userHandleKey: keys.passkeyUserHandle, clock });
 
   // ---- 4. the sign-in flow ------------------------------------------------------------------
   const flow = createInteractionFlow({
-    accounts, biometric, audit, totp, throttle, clock,
+    accounts, biometric, audit, totp, throttle, passkeys, clock,
+    passkeyOnly: config.passkeys.passkeyOnly,
     devices: queries.devices,
     deviceKey: keys.deviceCookie,
     rates: overrides.rates,
     policies: overrides.policies,
   });
 
-  return { config, logger, clock, metrics, database, db, keys, sealer, queries, custodian, audit, clients, signingKeys, biometric, accounts, totp, throttle, flow };
+  return { config, logger, clock, metrics, database, db, keys, sealer, queries, custodian, audit, clients, signingKeys, biometric, accounts, totp, throttle, passkeys, flow };
 }
 
 export async function createIdp(config: Config, overrides: IdpOverrides = {}): Promise<Idp> {
@@ -177,6 +182,7 @@ export async function createIdp(config: Config, overrides: IdpOverrides = {}): P
       trustProxy: config.trustProxy,
       proxyHops: config.proxyHops,
       secureCookies,
+      acrValues: ACR_VALUES.filter((acr) => acr !== ACR_PASSKEY || config.passkeys.passkeyOnly),
     });
     const csrf = createCsrf({ key: keys.csrf.toString('base64url'), secureCookies });
     // Uploads stop at the face engine's own per-frame cap: a larger frame would be refused anyway.
@@ -198,7 +204,7 @@ export async function createIdp(config: Config, overrides: IdpOverrides = {}): P
           sampleRpUrl: config.sampleRp?.url,
         }),
         createInteractionRouter({ provider, flow: services.flow, views, csrf, frameLimits, captureFrames, secureCookies, clock: services.clock }),
-        createAccountRouter({ provider, accounts: services.accounts, totp: services.totp, audit: services.audit, flow: services.flow, views, csrf, issuer: config.issuer, secureCookies, frameLimits, captureFrames }),
+        createAccountRouter({ provider, accounts: services.accounts, totp: services.totp, audit: services.audit, passkeys: services.passkeys, flow: services.flow, passkeyOnly: config.passkeys.passkeyOnly, views, csrf, issuer: config.issuer, secureCookies, frameLimits, captureFrames }),
         createAdminRouter({ audit: services.audit, throttle: services.throttle, views, credentials: config.admin }),
       ],
     });

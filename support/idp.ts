@@ -32,6 +32,11 @@ export interface StartOptions {
   dataDir?: string;
   /** Server timeouts (slow-client tests shorten them). */
   server?: HttpServerOptions;
+  /**
+   * The host name in the issuer URL (the server listens on 127.0.0.1 either way). Browser passkey
+   * tests use `localhost`: a WebAuthn RP ID is a domain, never an IP address.
+   */
+  host?: string;
 }
 
 export async function startIdp(parts: Parts, options: StartOptions = {}): Promise<IdpHandle> {
@@ -42,7 +47,7 @@ export async function startIdp(parts: Parts, options: StartOptions = {}): Promis
   const server = createHttpServer((req, res) => handler(req, res), options.server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'faceid-idp-'));
   const config = loadConfig({ DATA_DIR: dataDir, PORT: String(port), ISSUER: url, LOG_LEVEL: 'silent', ...options.env });
   const database = options.database ?? (await testDatabase({ pglite: options.pglite, pgliteDataDir: options.persistentPglite ? dataDir : undefined }));

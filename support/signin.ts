@@ -106,3 +106,33 @@ export async function signUpOverHttp(base: string, username: string, frames: Fra
   const csrf = (await http.get('/signup')).json<{ csrf: string }>().csrf;
   return http.postFrames('/signup', { csrf, username, email: `${username}@example.com`, name: options.name ?? '', consent: 'yes' }, frames);
 }
+
+/**
+ * Signs in to the account page (its own response_type=none client) over HTTP with the face, and
+ * returns the client with the session (the account page then answers JSON with `profile`). An
+ * account with a passkey is asked for it after the face: pass `passkey` (an authenticator's
+ * `authenticate`) to answer it.
+ */
+export async function accountSignIn(http: HttpClient, username: string, frames: Frame[], passkey?: (options: { challenge: string }) => unknown): Promise<HttpClient> {
+  let response = await http.follow(await http.get('/account/login'));
+  for (let step = 0; step < 6 && response.status === 200; step += 1) {
+    const state = response.json<InteractionState & { profile?: unknown }>();
+    if (state.profile) return http;
+    if (state.step === 'passkey' && passkey) {
+      const options = (await http.get(state.next.options!)).json<{ challenge: string }>();
+      const used = await postJson(http, state.next.passkey!, { csrf: state.csrf, response: passkey(options) });
+      expect(used.status, used.text).toBe(200);
+      response = await http.follow(await http.get(used.json<{ location: string }>().location));
+      continue;
+    }
+    response = await http.postForm(state.next.login!, { username, csrf: state.csrf });
+    response = await http.follow(await http.postFrames(new URL(response.location!).pathname, { csrf: state.csrf }, frames));
+  }
+  expect(response.json(), response.text).toHaveProperty('profile');
+  return http;
+}
+
+/** POSTs JSON (what our pages' scripts send) with the cookies of `http`. */
+export function postJson(http: HttpClient, path: string, body: unknown) {
+  return http.request(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+}

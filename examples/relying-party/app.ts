@@ -5,10 +5,12 @@ import * as oidc from 'openid-client';
 /**
  * The sample relying party: "Sign in with FaceID-FHE" with the authorization code flow, PKCE
  * (S256), state and nonce (openid-client 6), a page with the verified ID token claims, a
- * protected page that requires face + TOTP (step-up with acr_values), and RP-initiated logout.
- * Sessions live in memory behind a random, httpOnly cookie.
+ * protected page that requires face + TOTP (step-up with acr_values), "Sign in with a passkey"
+ * (acr_values passkey-face: the passkey names the account, the face verifies it), and
+ * RP-initiated logout. Sessions live in memory behind a random, httpOnly cookie.
  */
 export const ACR_FACE_OTP = 'urn:faceid-fhe:acr:face-otp';
+export const ACR_PASSKEY_FACE = 'urn:faceid-fhe:acr:passkey-face';
 
 export interface RelyingPartyOptions {
   issuer: string;
@@ -48,6 +50,7 @@ const page = (title: string, body: string) => `<!doctype html>
 
 const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
 .signin{display:inline-flex;gap:.5rem;align-items:center;background:#2557d6;color:#fff;padding:.75rem 1.25rem;border-radius:8px;text-decoration:none;font-weight:600}
+.signin.secondary{background:#fff;color:#2557d6;border:2px solid #2557d6}
 table{border-collapse:collapse}td,th{border-bottom:1px solid #ccc;padding:.3rem .6rem;text-align:left}code{word-break:break-all}.error{color:#b3261e;font-weight:600}`;
 
 export async function createRelyingParty(options: RelyingPartyOptions) {
@@ -142,19 +145,27 @@ export async function createRelyingParty(options: RelyingPartyOptions) {
           const error = session?.error ? `<p class="error" id="rp-error">${escape(session.error)}</p>` : '';
           if (session) session.error = undefined;
           if (session?.claims) {
-            send(res, 200, page('You are signed in', `${error}<p>The ID token was verified (signature, issuer, audience, nonce, PKCE). Its claims:</p>
+            const amr = Array.isArray(session.claims.amr) ? session.claims.amr.join(', ') : 'none';
+            send(res, 200, page('You are signed in', `${error}<p id="how">Signed in at level <code data-summary="acr">${escape(String(session.claims.acr))}</code> with the methods <code data-summary="amr">${escape(amr)}</code> (RFC 8176).</p>
+              <p>The ID token was verified (signature, issuer, audience, nonce, PKCE). Its claims:</p>
               <div id="claims">${claimsTable(session.claims)}</div>
               ${session.userinfo ? `<h2>UserInfo</h2>${claimsTable(session.userinfo)}` : ''}
               <p><a href="/protected" id="protected">Open the protected page (needs face + authenticator code)</a></p>
               <p><a href="/logout" id="logout">Sign out</a></p>`));
           } else {
             send(res, 200, page('Sample app', `${error}<p>This application has no passwords. Sign in with your face:</p>
-              <p><a class="signin" id="signin" href="/login"><span aria-hidden="true">◉</span> Sign in with FaceID-FHE</a></p>`));
+              <p><a class="signin" id="signin" href="/login"><span aria-hidden="true">◉</span> Sign in with FaceID-FHE</a></p>
+              <p><a class="signin secondary" id="signin-passkey" href="/login/passkey"><span aria-hidden="true">⚿</span> Sign in with a passkey and your face</a></p>`));
           }
           return;
         }
         case '/login':
           await startSignIn(sessionOf(req, res, true), res);
+          return;
+        case '/login/passkey':
+          // Asks for the passkey + face level by acr_values and insists on it in the ID token: an
+          // account without a passkey gets unmet_authentication_requirements, not a weaker sign-in.
+          await startSignIn(sessionOf(req, res, true), res, { acr_values: ACR_PASSKEY_FACE }, '/', ACR_PASSKEY_FACE);
           return;
         case '/protected': {
           const session = sessionOf(req, res, true);

@@ -5,9 +5,11 @@ import type { Provider } from 'oidc-provider';
 import type { AccountService } from '../accounts/index.ts';
 import type { Audit, AuditType } from '../audit/index.ts';
 import type { AccountRow } from '../db/index.ts';
-import { frameUploadLimits, noStore, parseCheckedForm, parseCheckedMultipart, respond, type Csrf, type MultipartLimits, type Views } from '../http/index.ts';
+import { frameUploadLimits, noStore, parseCheckedForm, parseCheckedJson, parseCheckedMultipart, respond, type Csrf, type MultipartLimits, type Views } from '../http/index.ts';
 import type { InteractionFlow } from '../interaction/index.ts';
 import type { Totp } from '../mfa/index.ts';
+import type { Passkeys } from '../passkeys/index.ts';
+import { levelsFor, type Factor } from '../policy/index.ts';
 import { ACCOUNT_CLIENT_ID } from '../oidc/index.ts';
 import { AppError } from '../shared/index.ts';
 
@@ -23,6 +25,9 @@ import { AppError } from '../shared/index.ts';
  *   POST /account/totp               confirm it with a first code -> recovery codes, shown once
  *   POST /account/totp/remove        remove it (fresh sign-in)
  *   POST /account/recovery-codes     new recovery codes (fresh sign-in), shown once
+ *   POST /account/passkeys/options   WebAuthn creation options (JSON; fresh sign-in with the face)
+ *   POST /account/passkeys           JSON {csrf, name, response}: register -> {location, recoveryCodes?}
+ *   POST /account/passkeys/:id/remove remove a passkey (fresh sign-in)
  *   POST /account/delete             erase the account (fresh sign-in, username typed again)
  *
  * "Fresh" means the session's last authentication is at most FRESH_MS old; older sessions are
@@ -37,8 +42,10 @@ interface AccountRouterDeps {
   accounts: AccountService;
   totp: Totp;
   audit: Audit;
-  /** Face re-enrollment (its limits and the custodian registration live there). */
-  flow: Pick<InteractionFlow, 'reenroll'>;
+  passkeys: Pick<Passkeys, 'list' | 'has' | 'registrationOptions' | 'register' | 'remove'>;
+  /** Face re-enrollment (its limits and the custodian registration live there), the account's factors. */
+  flow: Pick<InteractionFlow, 'reenroll' | 'enrolledFactors'>;
+  passkeyOnly: boolean;
   views: Views;
   csrf: Csrf;
   issuer: string;
@@ -61,7 +68,7 @@ interface SignedIn {
 const safeReturn = (value: unknown): string => (typeof value === 'string' && /^\/account(\/[\w-]*)?$/.test(value) ? value : '/account');
 
 export function createAccountRouter(deps: AccountRouterDeps): Router {
-  const { provider, accounts, totp, audit, views, csrf } = deps;
+  const { provider, accounts, totp, audit, passkeys, views, csrf } = deps;
   const router = new Router({ prefix: '/account' });
   router.use(noStore);
 
@@ -148,11 +155,16 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     const user = await requireSession(ctx, { fresh: false });
     if (!user) return;
     const { account } = user;
-    const [template, secondFactor, events] = await Promise.all([
+    const [template, secondFactor, events, keys, factors, recoveryLeft] = await Promise.all([
       accounts.template(user.accountId),
       totp.status(user.accountId),
       audit.list({ accountId: user.accountId, limit: 20 }),
+      passkeys.list(user.accountId),
+      deps.flow.enrolledFactors(user.accountId),
+      totp.recoveryCodesLeft(user.accountId),
     ]);
+    // What the policy table says this account reaches (the same table the sign-in follows).
+    const levels = levelsFor(factors as Set<Factor>, deps.passkeyOnly).map((level) => ({ acr: level.acr, description: level.description }));
     const profile = { username: account.username, email: account.email, name: account.name, createdAt: account.created_at };
     const face = template ? { enrolledAt: template.createdAt, heParams: template.template.heParams, modelVersion: template.template.modelVersion, bytes: template.template.ciphertext.byteLength } : undefined;
     const signIns = events.filter((event) => ['signin', 'totp_denied', 'face_refused'].includes(event.type)).slice(0, 10);
@@ -161,10 +173,13 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
       profile,
       face,
       totp: secondFactor,
+      passkeys: keys,
+      levels,
+      recoveryLeft,
       signIns,
       session: { authTime: new Date(user.authTime), acr: user.acr, amr: user.amr },
       done: typeof ctx.query.done === 'string' ? ctx.query.done : undefined,
-    }, { profile, face, totp: secondFactor, csrf: csrf.token(ctx), signIns: signIns.map((event) => ({ at: event.at, type: event.type, outcome: event.outcome, clientId: event.client_id })) });
+    }, { profile, face, totp: secondFactor, passkeys: keys, levels, recoveryCodesLeft: recoveryLeft, csrf: csrf.token(ctx), signIns: signIns.map((event) => ({ at: event.at, type: event.type, outcome: event.outcome, clientId: event.client_id })) });
   });
 
   router.get('/face', async (ctx) => {
@@ -212,9 +227,50 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
 
   router.post('/recovery-codes', async (ctx) => {
     const { user } = await freshForm(ctx);
-    const codes = await totp.regenerateRecoveryCodes(user.accountId);
+    const codes = await totp.regenerateRecoveryCodes(user.accountId, await passkeys.has(user.accountId));
     await recordSuccess('recovery_codes_regenerated', user, ctx);
     page(ctx, 'account-recovery-codes.njk', { codes, enabled: false }, { recoveryCodes: codes });
+  });
+
+  /**
+   * Passkey registration needs a sign-in of the last five minutes that included the face
+   * (NIST SP 800-63B-4 4.2: binding a new authenticator needs a fresh authentication).
+   */
+  async function freshWithFace(ctx: Context): Promise<SignedIn> {
+    const user = (await requireSession(ctx, { fresh: true }))!;
+    if (!(user.amr ?? []).includes('face')) {
+      ctx.state.retryUrl = loginUrl('/account', true);
+      throw new AppError('reauthentication_required', 'To add a passkey, confirm it is you with your face first.', { status: 401 });
+    }
+    return user;
+  }
+
+  router.post('/passkeys/options', async (ctx) => {
+    const user = await freshWithFace(ctx);
+    await parseCheckedJson(ctx, csrf);
+    ctx.body = await passkeys.registrationOptions({ binding: `account:${user.accountId}`, accountId: user.accountId, username: user.username, displayName: user.account.name || user.username });
+  });
+
+  router.post('/passkeys', async (ctx) => {
+    const user = await freshWithFace(ctx);
+    const body = await parseCheckedJson(ctx, csrf);
+    const added = await passkeys.register({ binding: `account:${user.accountId}`, accountId: user.accountId, response: body.response, name: typeof body.name === 'string' ? body.name : '' }).catch(async (error: unknown) => {
+      // A refused registration is audited too (every ceremony is; the code says why).
+      await audit.record({ type: 'passkey_registered', outcome: 'denied', accountId: user.accountId, ip: ctx.ip, detail: { code: error instanceof AppError ? error.code : 'internal_error' } });
+      throw error;
+    });
+    await audit.record({ type: 'passkey_registered', outcome: 'success', accountId: user.accountId, ip: ctx.ip, detail: { synced: added.synced } });
+    // A first second factor brings recovery codes (they stand in for a lost passkey), shown once.
+    const recoveryCodes = await totp.issueRecoveryCodesIfNone(user.accountId);
+    ctx.body = { location: '/account?done=passkey', passkey: { id: added.id, name: added.name }, ...(recoveryCodes ? { recoveryCodes } : {}) };
+  });
+
+  router.post('/passkeys/:id/remove', async (ctx) => {
+    const { user } = await freshForm(ctx);
+    if (!(await passkeys.remove(user.accountId, String(ctx.params.id)))) throw new AppError('passkey_unknown', 'No such passkey on your account.', { status: 404 });
+    await audit.record({ type: 'passkey_removed', outcome: 'success', accountId: user.accountId, ip: ctx.ip });
+    ctx.status = 303;
+    ctx.redirect('/account?done=passkey-removed');
   });
 
   router.post('/delete', async (ctx) => {
@@ -228,4 +284,11 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   });
 
   return router;
+}
+
+/** The error codes this module raises (see src/shared/errors.ts). */
+declare module '../shared/errors.ts' {
+  interface ErrorCodes {
+    passkey_unknown: true;
+  }
 }

@@ -23,7 +23,10 @@ export type AuditType =
   | 'totp_denied'
   | 'recovery_codes_regenerated'
   | 'admin_login'
-  | 'template_tampered';
+  | 'template_tampered'
+  | 'passkey_signin'
+  | 'passkey_registered'
+  | 'passkey_removed';
 
 export interface AuditEvent extends NewAuditEvent {
   type: AuditType;

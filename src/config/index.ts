@@ -43,6 +43,9 @@ const EnvSchema = z.object({
   ADMIN_PASSWORD: z.string().min(12).optional(),
   METRICS_TOKEN: z.string().min(16).optional(),
   HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(60_000),
+  PASSKEY_RP_ID: z.string().regex(/^(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9.-]+$/i, 'a domain name (WebAuthn does not allow IP addresses)').optional(),
+  PASSKEY_ORIGINS: z.string().optional(),
+  PASSKEY_ONLY_ACR: boolish.default(false),
 });
 
 export interface Config {
@@ -72,6 +75,8 @@ export interface Config {
   readonly metricsToken: string | undefined;
   /** A request (headers and body) must arrive within this, else 408 and the connection is closed. */
   readonly requestTimeoutMs: number;
+  /** WebAuthn: the RP ID (the issuer's host name by default), the accepted origins, and whether a passkey alone may sign in. */
+  readonly passkeys: { readonly rpId: string; readonly origins: readonly string[]; readonly passkeyOnly: boolean };
 }
 
 /**
@@ -151,11 +156,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const socketPath = e.CUSTODIAN_SOCKET ?? (e.CUSTODIAN_LISTEN ? undefined : join(dataDir, 'custodian.sock'));
   const sampleRpSecret = e.SAMPLE_RP_CLIENT_SECRET ?? demo?.sampleRpClientSecret;
 
+  const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/$/, '');
   return Object.freeze({
     mode,
     port: e.PORT,
     host: e.HOST,
-    issuer: (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/$/, ''),
+    issuer,
     dataDir,
     databaseUrl: e.DATABASE_URL,
     cookieKeys: Object.freeze([...cookieKeys!]),
@@ -175,6 +181,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     admin: e.ADMIN_USER && e.ADMIN_PASSWORD ? Object.freeze({ user: e.ADMIN_USER, password: e.ADMIN_PASSWORD }) : undefined,
     metricsToken: e.METRICS_TOKEN,
     requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+    passkeys: Object.freeze({
+      rpId: e.PASSKEY_RP_ID ?? new URL(issuer).hostname,
+      origins: Object.freeze(e.PASSKEY_ORIGINS ? e.PASSKEY_ORIGINS.split(',').map((origin) => new URL(origin.trim()).origin) : [new URL(issuer).origin]),
+      passkeyOnly: e.PASSKEY_ONLY_ACR,
+    }),
   });
 }
 

@@ -20,6 +20,8 @@ export interface IdpKeys {
   readonly oidcPayloadId: Buffer;
   /** CSRF token MACs (rotates with the cookie keys). */
   readonly csrf: Buffer;
+  /** WebAuthn user handles (what an authenticator stores instead of the account id). */
+  readonly passkeyUserHandle: Buffer;
 }
 
 export function deriveIdpKeys(config: Pick<Config, 'sealingKey' | 'cookieKeys'>): IdpKeys {
@@ -32,5 +34,6 @@ export function deriveIdpKeys(config: Pick<Config, 'sealingKey' | 'cookieKeys'>)
     deviceCookie: deriveKey(root, 'device-cookie'),
     oidcPayloadId: deriveKey(root, 'oidc-payload-id'),
     csrf: deriveKey(Buffer.from(config.cookieKeys[0]!, 'utf8'), 'csrf'),
+    passkeyUserHandle: deriveKey(root, 'passkey-user-handle'),
   });
 }

@@ -9,3 +9,4 @@ export { createOidcPayloadQueries, type OidcPayloadQueries } from './queries/oid
 export { createTotpQueries, type TotpQueries } from './queries/totp.ts';
 export { createDeviceQueries, type DeviceQueries } from './queries/devices.ts';
 export { createCustodianForgetQueries, type CustodianForgetQueries } from './queries/custodianForgets.ts';
+export { createWebauthnQueries, type CredentialRow, type WebauthnQueries } from './queries/webauthn.ts';

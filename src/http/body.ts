@@ -68,6 +68,22 @@ export async function parseForm(ctx: Context, limits: FormLimits = { maxBytes: 1
   return fields;
 }
 
+/** application/json -> an object (WebAuthn responses). Anything but a JSON object is refused. */
+export async function parseJson(ctx: Context, limits: FormLimits = { maxBytes: 32 * 1024 }): Promise<Record<string, unknown>> {
+  if (contentType(ctx) !== 'application/json') {
+    throw new AppError('unsupported_media_type', 'Send this request as application/json.', { status: 415 });
+  }
+  const raw = await readCapped(ctx, limits.maxBytes);
+  let value: unknown;
+  try {
+    value = JSON.parse(raw.toString('utf8'));
+  } catch (cause) {
+    throw new AppError('bad_request', 'The request body is not valid JSON.', { status: 400, cause });
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new AppError('bad_request', 'The request body must be a JSON object.', { status: 400 });
+  return value as Record<string, unknown>;
+}
+
 export interface MultipartLimits {
   /** Field name that carries files, e.g. `frame`. */
   fileField: string;

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 import { AppError } from '../shared/index.ts';
-import { parseForm, parseMultipart, type FormLimits, type MultipartBody, type MultipartLimits } from './body.ts';
+import { parseForm, parseJson, parseMultipart, type FormLimits, type MultipartBody, type MultipartLimits } from './body.ts';
 
 /**
  * Double-submit CSRF protection (OWASP CSRF cheat sheet, "signed double-submit cookie"): a random
@@ -56,4 +56,11 @@ export async function parseCheckedForm(ctx: Context, csrf: Csrf, limits?: FormLi
  */
 export async function parseCheckedMultipart(ctx: Context, csrf: Csrf, limits: MultipartLimits): Promise<MultipartBody> {
   return parseMultipart(ctx, limits, { name: 'csrf', check: (value) => csrf.verify(ctx, value) });
+}
+
+/** The same for JSON requests of our own pages' scripts (the token in a `csrf` member). */
+export async function parseCheckedJson(ctx: Context, csrf: Csrf): Promise<Record<string, unknown>> {
+  const body = await parseJson(ctx);
+  csrf.verify(ctx, typeof body.csrf === 'string' ? body.csrf : undefined);
+  return body;
 }

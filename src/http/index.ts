@@ -1,5 +1,5 @@
-export { createCsrf, parseCheckedForm, parseCheckedMultipart, type Csrf } from './csrf.ts';
-export { frameUploadLimits, parseForm, parseMultipart, type MultipartLimits } from './body.ts';
+export { createCsrf, parseCheckedForm, parseCheckedJson, parseCheckedMultipart, type Csrf } from './csrf.ts';
+export { frameUploadLimits, parseForm, parseJson, parseMultipart, type MultipartLimits } from './body.ts';
 export { errorHandler, renderErrorPage } from './errors.ts';
 export { wantsJson } from './negotiate.ts';
 export { noStore, securityHeaders } from './security.ts';

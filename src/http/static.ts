@@ -1,11 +1,20 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Context, Next } from 'koa';
 import { VIEWS_DIR } from './views.ts';
 
 const TYPES: Record<string, string> = { '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.svg': 'image/svg+xml' };
 
-/** Serves the few files in views/static from memory: a fixed list, so no path ever reaches the disk. */
+/**
+ * Browser code we take from packages rather than write: served under /static/vendor/ from the
+ * installed package (version pinned by package-lock.json), as a same-origin script (our CSP).
+ */
+const VENDOR: Record<string, string> = {
+  'simplewebauthn-browser.js': fileURLToPath(new URL('../../node_modules/@simplewebauthn/browser/dist/bundle/index.umd.min.js', import.meta.url)),
+};
+
+/** Serves the few files in views/static (and VENDOR) from memory: a fixed list, so no path ever reaches the disk. */
 export function staticFiles() {
   const dir = join(VIEWS_DIR, 'static');
   const files = new Map<string, { type: string; body: Buffer }>();
@@ -13,6 +22,7 @@ export function staticFiles() {
     const type = TYPES[extname(name)];
     if (type) files.set(`/static/${name}`, { type, body: readFileSync(join(dir, name)) });
   }
+  for (const [name, path] of Object.entries(VENDOR)) files.set(`/static/vendor/${name}`, { type: TYPES['.js']!, body: readFileSync(path) });
   return async function serveStatic(ctx: Context, next: Next): Promise<void> {
     const file = ctx.method === 'GET' || ctx.method === 'HEAD' ? files.get(ctx.path) : undefined;
     if (!file) return next();

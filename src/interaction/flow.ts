@@ -5,15 +5,18 @@ import type { Audit } from '../audit/index.ts';
 import type { BiometricService, VerifyOutcome } from '../biometric/index.ts';
 import type { DeviceQueries } from '../db/index.ts';
 import type { Totp } from '../mfa/index.ts';
-import { ACR_FACE, ACR_FACE_OTP, AMR_FACE, AMR_FACE_OTP, type Acr } from '../oidc/index.ts';
+import type { Passkeys, PasskeyUse } from '../passkeys/index.ts';
+import { ACR_FACE, amrOf, firstFactors, nextStep, type Acr, type Factor, type FactorDone } from '../policy/index.ts';
 import { AppError, isAppError, type Clock } from '../shared/index.ts';
 import { FACE_NEW_DEVICE_POLICY, FACE_POLICY, IP_POLICY, TOTP_POLICY, type Throttle, type ThrottleKey } from '../throttle/index.ts';
 
 /**
- * The sign-in and sign-up steps, free of Koa and oidc-provider: the router hands over a way to
- * read the request body, and the flow decides when to read it (after the cheap checks: rates and
- * lockouts come before any upload is buffered), calls the capabilities, and returns a decision
- * for `result.ts`. Any doubt in the face step is a denial (fail closed); every outcome is audited.
+ * The sign-in and sign-up steps, free of Koa and oidc-provider. Each factor step (face, passkey,
+ * one-time code) verifies one factor and says which account it proved; after every step `next`
+ * asks the policy table (src/policy) what comes next: another factor, done (with the acr and amr
+ * the factors make), or unmet. The router hands over a way to read the request body, and the
+ * flow decides when to read it (after the cheap checks: rates and lockouts come before any upload
+ * is buffered). Any doubt in the face step is a denial (fail closed); every outcome is audited.
  */
 
 export interface LoginDecision {
@@ -27,11 +30,11 @@ interface RequestContext {
   ip?: string;
 }
 
-/** After the face step: done, or a TOTP code is needed, or the account cannot meet the request. */
-type FaceOutcome =
+/** What comes after a step: another factor, the sign-in's result, or unmet requirements. */
+export type NextStep =
+  | { kind: 'ask'; factor: Factor }
   | { kind: 'done'; decision: LoginDecision }
-  | { kind: 'totp'; accountId: string }
-  | { kind: 'unmet'; accountId: string };
+  | { kind: 'unmet' };
 
 export interface UploadedBody {
   fields: Record<string, string | undefined>;
@@ -46,6 +49,9 @@ export interface FlowDeps {
   totp: Pick<Totp, 'isEnabled' | 'verify' | 'useRecoveryCode'>;
   throttle: Pick<Throttle, 'hit' | 'reserve'>;
   devices: Pick<DeviceQueries, 'isKnown' | 'remember'>;
+  passkeys: Pick<Passkeys, 'has' | 'authenticationOptions' | 'authenticate'>;
+  /** Deployment setting: may a passkey alone sign in (PASSKEY_ONLY_ACR)? */
+  passkeyOnly?: boolean;
   /** Key of the device-cookie hashes stored in known_devices. */
   deviceKey: Uint8Array;
   clock: Clock;
@@ -55,7 +61,7 @@ export interface FlowDeps {
   policies?: Partial<typeof DEFAULT_POLICIES>;
 }
 
-export const DEFAULT_POLICIES = { face: FACE_POLICY, faceNewDevice: FACE_NEW_DEVICE_POLICY, totp: TOTP_POLICY, ip: IP_POLICY };
+export const DEFAULT_POLICIES = { face: FACE_POLICY, faceNewDevice: FACE_NEW_DEVICE_POLICY, totp: TOTP_POLICY, passkey: TOTP_POLICY, ip: IP_POLICY };
 
 export const DEFAULT_RATES = {
   /** Camera submissions (each costs ~0.25 s of CPU) per IP per minute. */
@@ -64,6 +70,8 @@ export const DEFAULT_RATES = {
   signupPerHour: 10,
   /** Second-factor submissions per IP per minute. */
   totpPerMinute: 30,
+  /** Passkey assertions per IP per minute. */
+  passkeyPerMinute: 30,
   /** Face re-enrollments per account per day, and per IP per hour. */
   reenrollPerDay: 3,
   reenrollPerHour: 10,
@@ -113,6 +121,15 @@ export function createInteractionFlow(deps: FlowDeps) {
     return { key: `face:${user}`, policy: policies.faceNewDevice };
   }
 
+  async function enrolledFactors(accountId: string): Promise<Set<Factor>> {
+    const [template, otp, passkey] = await Promise.all([deps.accounts.template(accountId), deps.totp.isEnabled(accountId), deps.passkeys.has(accountId)]);
+    const factors = new Set<Factor>();
+    if (template) factors.add('face');
+    if (otp) factors.add('otp');
+    if (passkey) factors.add('passkey');
+    return factors;
+  }
+
   /** Reads the upload; a body that cannot be read gives its slot back (it was not an attempt). */
   async function readOrRelease<T>(read: () => Promise<T>, reservation: { release(): Promise<void> }): Promise<T> {
     try {
@@ -130,18 +147,19 @@ export function createInteractionFlow(deps: FlowDeps) {
     },
 
     /**
-     * Face sign-in for `username`. The answer for an unknown username is the same denial as for a
+     * The face step: `username` as typed on the login page, or `accountId` when a passkey has
+     * already named the account. The answer for an unknown username is the same denial as for a
      * wrong face, after the same work (a template read, the face work, a match and a custodian
      * round trip against a decoy), so the step does not reveal which usernames exist.
-     * `requiredAccountId` pins a re-authentication (step-up, prompt=login) to the session's account.
-     * An account with TOTP always continues with a code (the factors are chained); an account
-     * without it cannot satisfy a request that requires face+TOTP (`requireOtp`).
+     * `pinnedAccountId` pins a re-authentication (step-up, prompt=login) or a second factor to
+     * one account. Returns the account the face proved; `next` says what comes after.
      */
-    async faceSignIn(input: { username: string; frames: () => Promise<Uint8Array[]>; deviceId?: string; requiredAccountId?: string; requireOtp?: boolean } & RequestContext): Promise<FaceOutcome> {
+    async faceSignIn(input: { username?: string; accountId?: string; frames: () => Promise<Uint8Array[]>; deviceId?: string; pinnedAccountId?: string } & RequestContext): Promise<{ accountId: string }> {
       if (input.ip) await deps.throttle.hit(`face-rate:${input.ip}`, rates.facePerMinute, 60_000);
       const request = { clientId: input.clientId ?? null, ip: input.ip ?? null };
-      const account = await deps.accounts.findByUsername(input.username);
-      const budget = await faceBudget(input.username, account?.id, input.deviceId);
+      const account = input.accountId !== undefined ? await deps.accounts.findById(input.accountId) : await deps.accounts.findByUsername(input.username ?? '');
+      const username = input.username ?? account?.username ?? '';
+      const budget = await faceBudget(username, account?.id, input.deviceId);
       const reservation = await deps.throttle.reserve([budget, ...ipKey('face-ip', input.ip)]);
       const frames = await readOrRelease(input.frames, reservation);
       if (frames.length === 0) {
@@ -150,7 +168,7 @@ export function createInteractionFlow(deps: FlowDeps) {
       }
       let verdict: VerifyOutcome;
       try {
-        const pinnedElsewhere = input.requiredAccountId !== undefined && account?.id !== input.requiredAccountId;
+        const pinnedElsewhere = input.pinnedAccountId !== undefined && account?.id !== input.pinnedAccountId;
         const candidate = account && !pinnedElsewhere ? account.id : undefined;
         // The same query for unknown usernames (an id that matches nothing).
         const stored = await deps.accounts.template(candidate ?? randomUUID());
@@ -169,27 +187,53 @@ export function createInteractionFlow(deps: FlowDeps) {
       }
       if (verdict !== 'match' || !account) {
         const lock = await reservation.fail();
-        await deps.audit.record({ type: 'signin', outcome: 'denied', accountId: account?.id ?? null, ...request, detail: { reason: verdict } });
+        await deps.audit.record({ type: 'signin', outcome: 'denied', accountId: account?.id ?? null, ...request, detail: { reason: verdict, factor: 'face' } });
         await recordLockout(lock, 'face', account?.id ?? null, input);
         throw new AppError('face_not_matched', `${DENIED_MESSAGE}${waitHint(lock)}`, { status: 401 });
       }
       await reservation.succeed();
       if (input.deviceId) await deps.devices.remember(account.id, deviceHash(input.deviceId));
-      if (await deps.totp.isEnabled(account.id)) return { kind: 'totp', accountId: account.id };
-      if (input.requireOtp) {
-        await deps.audit.record({ type: 'signin', outcome: 'unmet', accountId: account.id, ...request, detail: { reason: 'no_totp' } });
-        return { kind: 'unmet', accountId: account.id };
-      }
-      await deps.audit.record({ type: 'signin', outcome: 'success', accountId: account.id, ...request, detail: { amr: [...AMR_FACE] } });
-      return { kind: 'done', decision: { accountId: account.id, acr: ACR_FACE, amr: [...AMR_FACE] } };
+      return { accountId: account.id };
+    },
+
+    /** Options for a passkey assertion bound to this sign-in (`binding`): any passkey, or one account's. */
+    async passkeyOptions(input: { binding: string; accountId?: string }) {
+      return deps.passkeys.authenticationOptions(input);
     },
 
     /**
-     * The second factor after a face match: a 6-digit TOTP code, or one of the recovery codes in
-     * its place. Either gives amr ["face","otp","mfa"] (RFC 8176; a recovery code is a one-time
-     * password too).
+     * The passkey step: a WebAuthn assertion against this sign-in's challenge. Usernameless (the
+     * passkey names the account) or after the face (`expectedAccountId`: only that account's
+     * passkeys count). Failures count per IP and, once the credential names one, per account.
      */
-    async totpSignIn(input: { accountId: string; code: string } & RequestContext): Promise<LoginDecision> {
+    async passkeySignIn(input: { binding: string; response: unknown; expectedAccountId?: string } & RequestContext): Promise<PasskeyUse> {
+      if (input.ip) await deps.throttle.hit(`passkey-rate:${input.ip}`, rates.passkeyPerMinute, 60_000);
+      const keys: ThrottleKey[] = [...ipKey('passkey-ip', input.ip), ...(input.expectedAccountId ? [{ key: `passkey:${input.expectedAccountId}`, policy: policies.passkey }] : [])];
+      const reservation = keys.length ? await deps.throttle.reserve(keys) : undefined;
+      const context = { clientId: input.clientId ?? null, ip: input.ip ?? null };
+      try {
+        const use = await deps.passkeys.authenticate(input);
+        await reservation?.succeed();
+        await deps.audit.record({ type: 'passkey_signin', outcome: 'success', accountId: use.accountId, ...context, detail: { synced: use.backedUp, userVerified: use.userVerified } });
+        return use;
+      } catch (error) {
+        if (isAppError(error) && error.code === 'passkey_invalid') {
+          const lock = reservation ? await reservation.fail() : { lockedMs: 0, lockedNow: false };
+          await deps.audit.record({ type: 'passkey_signin', outcome: 'denied', accountId: input.expectedAccountId ?? null, ...context });
+          await recordLockout(lock, 'passkey', input.expectedAccountId ?? null, input);
+        } else {
+          await reservation?.release().catch(() => undefined);
+        }
+        throw error;
+      }
+    },
+
+    /**
+     * The one-time-code step after the face: a 6-digit TOTP code, or one of the recovery codes in
+     * its place (RFC 8176 `otp` either way: a recovery code is a one-time password too). A recovery
+     * code also stands in for a lost passkey (README, "Passkeys").
+     */
+    async totpSignIn(input: { accountId: string; code: string } & RequestContext): Promise<{ method: 'totp' | 'recovery_code' }> {
       if (input.ip) await deps.throttle.hit(`totp-rate:${input.ip}`, rates.totpPerMinute, 60_000);
       const reservation = await deps.throttle.reserve([{ key: `totp:${input.accountId}`, policy: policies.totp }, ...ipKey('totp-ip', input.ip)]);
       const code = input.code.trim();
@@ -209,8 +253,31 @@ export function createInteractionFlow(deps: FlowDeps) {
         throw new AppError('totp_invalid', `${TOTP_DENIED_MESSAGE}${waitHint(lock)}`, { status: 401 });
       }
       await reservation.succeed();
-      await deps.audit.record({ type: 'signin', outcome: 'success', ...context, detail: { amr: [...AMR_FACE_OTP], method: viaRecovery ? 'recovery_code' : 'totp' } });
-      return { accountId: input.accountId, acr: ACR_FACE_OTP, amr: [...AMR_FACE_OTP] };
+      return { method: viaRecovery ? 'recovery_code' : 'totp' };
+    },
+
+    /** The factors an account has set up (the policy table's `enrolled`). */
+    enrolledFactors,
+
+    /**
+     * After a step: the policy table's answer for this account, what was done and what the
+     * relying party accepts. Done and unmet are audited (done with its acr and amr).
+     */
+    /** The factors a sign-in for this request can begin with (policy firstFactors). */
+    startsWith(acceptable: readonly Acr[] | undefined): Set<Factor> {
+      return firstFactors(acceptable, deps.passkeyOnly ?? false);
+    },
+
+    async next(input: { accountId: string; done: readonly FactorDone[]; acceptable: readonly Acr[] | undefined } & RequestContext): Promise<NextStep> {
+      const step = nextStep({ acceptable: input.acceptable, enrolled: await enrolledFactors(input.accountId), done: input.done, passkeyOnly: deps.passkeyOnly ?? false });
+      const context = { accountId: input.accountId, clientId: input.clientId ?? null, ip: input.ip ?? null };
+      if (step.kind === 'ask') return { kind: 'ask', factor: step.factor };
+      if (step.kind === 'unmet') {
+        await deps.audit.record({ type: 'signin', outcome: 'unmet', ...context, detail: { factors: input.done.map((d) => d.factor), acceptable: input.acceptable ?? [] } });
+        return { kind: 'unmet' };
+      }
+      await deps.audit.record({ type: 'signin', outcome: 'success', ...context, detail: { acr: step.acr, amr: step.amr } });
+      return { kind: 'done', decision: { accountId: input.accountId, acr: step.acr, amr: step.amr } };
     },
 
     /**
@@ -234,7 +301,7 @@ export function createInteractionFlow(deps: FlowDeps) {
       }).catch((error: unknown) => {
         throw enrollmentPaused(error);
       });
-      return { accountId, acr: ACR_FACE, amr: [...AMR_FACE] };
+      return { accountId, acr: ACR_FACE, amr: amrOf([{ factor: 'face' }]) };
     },
 
     /**

@@ -1,5 +1,5 @@
 import type { InteractionResults } from 'oidc-provider';
-import { assertedAcr, type AcrParams } from '../oidc/index.ts';
+import { assertedAcr, type AcrParams } from '../policy/index.ts';
 import type { LoginDecision } from './flow.ts';
 
 /**

@@ -2,22 +2,28 @@ import { randomBytes } from 'node:crypto';
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
 import { errors, type Provider, type InteractionResults } from 'oidc-provider';
-import { frameUploadLimits, noStore, parseCheckedForm, parseCheckedMultipart, respond, type Csrf, type MultipartLimits, type Views } from '../http/index.ts';
+import { frameUploadLimits, noStore, parseCheckedForm, parseCheckedJson, parseCheckedMultipart, respond, type Csrf, type MultipartLimits, type Views } from '../http/index.ts';
 import { AppError, type Clock } from '../shared/index.ts';
-import { ACR_FACE, requiredAcr, satisfies, type AcrParams } from '../oidc/index.ts';
-import type { InteractionFlow } from './flow.ts';
+import { acceptableAcrs, type AcrParams, type Factor, type FactorDone } from '../policy/index.ts';
+import type { InteractionFlow, NextStep } from './flow.ts';
 import { abortResult, loginResult, unmetResult } from './result.ts';
 
 /**
  * Interaction routes (the login and consent prompts of oidc-provider) and stand-alone sign-up.
  * Each handler is thin: guard, interactionDetails, assert the prompt, call the flow, finish.
  *
- *   GET  /interaction/:uid            login (username) or consent page; JSON: state + csrf token
+ * After every factor the policy table (src/policy, through flow.next) says what comes next: the
+ * next factor's page, the provider's resume URL (done), or the unmet page.
+ *
+ *   GET  /interaction/:uid            login (username, passkey) or consent page; JSON: state + csrf
  *   POST /interaction/:uid/login      username                       -> 303 face step
  *   GET  /interaction/:uid/face       camera page
- *   POST /interaction/:uid/face       multipart `frame` parts        -> 303 provider resume, or TOTP step
- *   GET  /interaction/:uid/totp       second-factor page (after a face match, accounts with TOTP)
- *   POST /interaction/:uid/totp       `code` (TOTP or recovery code) -> 303 provider resume
+ *   POST /interaction/:uid/face       multipart `frame` parts        -> 303 next step / provider resume
+ *   GET  /interaction/:uid/passkey    passkey page (as the second factor)
+ *   GET  /interaction/:uid/passkey/options   WebAuthn request options (JSON)
+ *   POST /interaction/:uid/passkey    JSON {csrf, response}          -> 200 {location}: next step
+ *   GET  /interaction/:uid/totp       one-time-code page (TOTP, or a recovery code)
+ *   POST /interaction/:uid/totp       `code`                         -> 303 next step / provider resume
  *   POST /interaction/:uid/unmet      back to the client with unmet_authentication_requirements
  *   GET  /interaction/:uid/signup     sign-up page (within a sign-in)
  *   POST /interaction/:uid/signup     multipart fields + frames      -> 303 provider resume
@@ -46,22 +52,30 @@ const DEVICE_COOKIE = 'fid.device';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
-interface FaceIdState {
+/** This sign-in's progress, kept in the interaction (server side, bound to the browser's cookie). */
+interface SignInState {
+  /** As typed on the login page (the face step's failure budget is keyed by it). */
   username?: string;
-  /** Set after a face match of an account with TOTP: the account and when the face matched. */
-  totpFor?: string;
-  faceAt?: number;
-  /** Set after a face match of an account that cannot meet the requested acr. */
-  unmetFor?: string;
+  /** The account the factors so far proved (a face match, or a passkey). */
+  accountId?: string;
+  /** The factors met, in order, and when the first one was. */
+  done?: FactorDone[];
+  startedAt?: number;
+  /** The account cannot meet what the relying party asks (the unmet page was shown). */
+  unmet?: boolean;
 }
 
-/** How long a face match stays good for the TOTP step that follows it. */
-const SECOND_FACTOR_WINDOW_MS = 5 * 60 * 1000;
+/** All factors of one sign-in within this time of the first (a match does not stay good for long). */
+const FACTOR_WINDOW_MS = 5 * 60 * 1000;
+
+const PAGE_OF: Record<Factor, string> = { face: 'face', passkey: 'passkey', otp: 'totp' };
 
 /** Login prompt reasons that mean "the same user, more strongly" rather than "sign in". */
 const STEP_UP_REASONS = new Set(['acr_step_up', 'essential_acr', 'essential_acrs']);
 
 const SIGNUP_FIELDS = 8;
+
+const UNMET_MESSAGE = 'This application requires a factor that your account has not set up.';
 
 export function createInteractionRouter(deps: InteractionRouterDeps): Router {
   const router = new Router();
@@ -113,9 +127,9 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     return interaction;
   }
 
-  const stateOf = (interaction: Details): FaceIdState => ((interaction.result as { faceid?: FaceIdState } | undefined)?.faceid ?? {});
+  const stateOf = (interaction: Details): SignInState => ((interaction.result as { faceid?: SignInState } | undefined)?.faceid ?? {});
 
-  async function saveState(interaction: Details, state: FaceIdState): Promise<void> {
+  async function saveState(interaction: Details, state: SignInState): Promise<void> {
     interaction.result = { ...(interaction.result ?? {}), faceid: state } as InteractionResults;
     await interaction.persist();
   }
@@ -156,11 +170,15 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       const known = interaction.session?.accountId;
       const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : undefined;
       const username = stateOf(interaction).username ?? hint ?? (await deps.flow.usernameOf(known)) ?? '';
-      render(ctx, 'login.njk', { ...base, username, reauth: Boolean(known), reasons: interaction.prompt.reasons }, {
+      // A request only a passkey can begin (acr_values passkey-face): the page leads with it.
+      const starts = deps.flow.startsWith(acceptableAcrs(interaction.params as AcrParams));
+      const passkeyFirst = !starts.has('face');
+      render(ctx, 'login.njk', { ...base, username, reauth: Boolean(known), reasons: interaction.prompt.reasons, passkeyFirst }, {
         uid,
         prompt: 'login',
+        passkeyFirst,
         csrf: token,
-        next: { login: `/interaction/${uid}/login`, face: `/interaction/${uid}/face`, signup: `/interaction/${uid}/signup` },
+        next: { login: `/interaction/${uid}/login`, face: `/interaction/${uid}/face`, signup: `/interaction/${uid}/signup`, passkey: `/interaction/${uid}/passkey`, passkeyOptions: `/interaction/${uid}/passkey/options` },
       });
       return;
     }
@@ -179,18 +197,76 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     throw new AppError('interaction_wrong_step', 'This sign-in step is not supported.', { status: 400 });
   });
 
+  /** A re-authentication of the session's user (step-up, prompt=login) is pinned to that account. */
+  const pinnedAccount = (interaction: Details) =>
+    interaction.prompt.reasons.some((reason) => STEP_UP_REASONS.has(reason)) ? interaction.session?.accountId : undefined;
+
+  /** The factors done so far, if still within the window; else the sign-in starts over. */
+  function progress(interaction: Details): { state: SignInState; done: FactorDone[] } {
+    const state = stateOf(interaction);
+    if (state.startedAt !== undefined && deps.clock.now() - state.startedAt > FACTOR_WINDOW_MS) {
+      throw new AppError('second_factor_expired', 'Too much time passed since your first step. Please start again.', { status: 401 });
+    }
+    return { state, done: state.done ?? [] };
+  }
+
+  /**
+   * A factor was met for `accountId`: record it, ask the policy what is next, and answer with the
+   * next page, the provider's resume URL, or the unmet page. For JSON callers (the passkey
+   * script) the answer is { location } instead of a redirect.
+   */
+  async function advance(ctx: Context, interaction: Details, state: SignInState, accountId: string, step: FactorDone, asJson = false): Promise<void> {
+    if (state.accountId !== undefined && state.accountId !== accountId) {
+      throw new AppError('interaction_wrong_step', 'This step was for another account. Please start again.', { status: 400 });
+    }
+    const done = [...(state.done ?? []).filter((d) => d.factor !== step.factor), step];
+    const params = interaction.params as AcrParams;
+    const next: NextStep = await deps.flow.next({ accountId, done, acceptable: acceptableAcrs(params), ...requestContext(ctx, interaction) });
+    const saved: SignInState = { ...state, accountId, done, startedAt: state.startedAt ?? deps.clock.now() };
+    let location: string;
+    if (next.kind === 'done') {
+      location = await provider.interactionResult(ctx.req, ctx.res, loginResult(next.decision, params, deps.clock.now()), { mergeWithLastSubmission: false });
+    } else if (next.kind === 'ask') {
+      await saveState(interaction, saved);
+      location = `/interaction/${interaction.uid}/${PAGE_OF[next.factor]}`;
+    } else {
+      await saveState(interaction, { ...saved, unmet: true });
+      if (asJson) {
+        ctx.status = 403;
+        ctx.body = { error: 'unmet_authentication_requirements', message: UNMET_MESSAGE, location: `/interaction/${interaction.uid}/unmet` };
+        return;
+      }
+      ctx.status = 403;
+      const token = csrf.token(ctx);
+      render(ctx, 'unmet.njk', { uid: interaction.uid, csrf: token, client: await clientOf(interaction) }, {
+        error: 'unmet_authentication_requirements',
+        message: UNMET_MESSAGE,
+        csrf: token,
+        next: { unmet: `/interaction/${interaction.uid}/unmet` },
+      });
+      return;
+    }
+    if (asJson) {
+      ctx.body = { location };
+      return;
+    }
+    seeOther(ctx, location);
+  }
+
   router.post('/interaction/:uid/login', async (ctx) => {
     ctx.state.retryUrl = `/interaction/${ctx.params.uid}`;
     const fields = await parseCheckedForm(ctx, csrf);
     const interaction = await details(ctx, 'login');
     // Whether the username exists is not checked here: the face step answers the same for both.
+    // A new username starts a new sign-in (nothing done yet).
     await saveState(interaction, { username: readUsername(fields.username) });
     seeOther(ctx, `/interaction/${interaction.uid}/face`);
   });
 
   router.get('/interaction/:uid/face', async (ctx) => {
     const interaction = await details(ctx, 'login');
-    const { username } = stateOf(interaction);
+    const { state } = progress(interaction);
+    const username = state.username ?? (await deps.flow.usernameOf(state.accountId));
     if (!username) {
       seeOther(ctx, `/interaction/${interaction.uid}`);
       return;
@@ -203,7 +279,8 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       action: `/interaction/${interaction.uid}/face`,
       frames: deps.captureFrames.signIn,
       client: await clientOf(interaction),
-    }, { uid: interaction.uid, prompt: 'login', csrf: token, username, next: { face: `/interaction/${interaction.uid}/face` } });
+      viaPasskey: state.accountId !== undefined,
+    }, { uid: interaction.uid, prompt: 'login', step: 'face', csrf: token, username, next: { face: `/interaction/${interaction.uid}/face` } });
   });
 
   router.post('/interaction/:uid/face', async (ctx) => {
@@ -211,47 +288,68 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     // The interaction, the username and the flow's rate and lockout checks come before the
     // upload is read: an upload for no sign-in, or from a locked-out client, is never buffered.
     const interaction = await details(ctx, 'login');
-    const username = stateOf(interaction).username;
-    if (!username) throw new AppError('username_invalid', 'Please enter your username first.', { status: 422 });
-    const params = interaction.params as AcrParams;
-    const stepUp = interaction.prompt.reasons.some((reason) => STEP_UP_REASONS.has(reason));
-    const outcome = await deps.flow.faceSignIn({
-      username: readUsername(username),
+    const { state } = progress(interaction);
+    if (!state.username && !state.accountId) throw new AppError('username_invalid', 'Please enter your username first.', { status: 422 });
+    const pinned = pinnedAccount(interaction);
+    if (pinned && state.accountId && pinned !== state.accountId) throw new AppError('interaction_wrong_step', 'This sign-in is for another account.', { status: 400 });
+    const { accountId } = await deps.flow.faceSignIn({
+      ...(state.accountId ? { accountId: state.accountId } : { username: readUsername(state.username) }),
       frames: framesOf(ctx),
       deviceId: deviceOf(ctx),
-      // Whatever the relying party requires that the face alone does not reach (compared by
-      // strength, so that a stronger acr added later is never read as "no second factor").
-      requireOtp: !satisfies(ACR_FACE, requiredAcr(params)),
-      requiredAccountId: stepUp ? interaction.session?.accountId : undefined,
+      pinnedAccountId: pinned ?? state.accountId,
       ...requestContext(ctx, interaction),
     });
-    if (outcome.kind === 'done') {
-      await finish(ctx, loginResult(outcome.decision, params, deps.clock.now()));
-    } else if (outcome.kind === 'totp') {
-      await saveState(interaction, { username, totpFor: outcome.accountId, faceAt: deps.clock.now() });
-      seeOther(ctx, `/interaction/${interaction.uid}/totp`);
-    } else {
-      await saveState(interaction, { username, unmetFor: outcome.accountId });
-      ctx.status = 403;
-      const token = csrf.token(ctx);
-      render(ctx, 'unmet.njk', { uid: interaction.uid, csrf: token, client: await clientOf(interaction) }, {
-        error: 'unmet_authentication_requirements',
-        message: 'This application requires a second factor that your account has not set up.',
-        csrf: token,
-        next: { unmet: `/interaction/${interaction.uid}/unmet` },
-      });
-    }
+    await advance(ctx, interaction, state, accountId, { factor: 'face' });
+  });
+
+  router.get('/interaction/:uid/passkey', async (ctx) => {
+    const interaction = await details(ctx, 'login');
+    const { state } = progress(interaction);
+    const token = csrf.token(ctx);
+    const username = await deps.flow.usernameOf(state.accountId);
+    render(ctx, 'passkey.njk', {
+      uid: interaction.uid,
+      csrf: token,
+      username,
+      client: await clientOf(interaction),
+      options: `/interaction/${interaction.uid}/passkey/options`,
+      action: `/interaction/${interaction.uid}/passkey`,
+      recovery: state.accountId ? `/interaction/${interaction.uid}/totp` : undefined,
+    }, { uid: interaction.uid, prompt: 'login', step: 'passkey', csrf: token, next: { options: `/interaction/${interaction.uid}/passkey/options`, passkey: `/interaction/${interaction.uid}/passkey` } });
+  });
+
+  router.get('/interaction/:uid/passkey/options', async (ctx) => {
+    const interaction = await details(ctx, 'login');
+    const { state } = progress(interaction);
+    const account = state.accountId ?? pinnedAccount(interaction);
+    ctx.body = await deps.flow.passkeyOptions({ binding: `interaction:${interaction.uid}`, ...(account ? { accountId: account } : {}) });
+  });
+
+  router.post('/interaction/:uid/passkey', async (ctx) => {
+    ctx.state.retryUrl = `/interaction/${ctx.params.uid}/passkey`;
+    const interaction = await details(ctx, 'login');
+    const { state } = progress(interaction);
+    const body = await parseCheckedJson(ctx, csrf);
+    const expected = state.accountId ?? pinnedAccount(interaction);
+    const use = await deps.flow.passkeySignIn({
+      binding: `interaction:${interaction.uid}`,
+      response: body.response,
+      ...(expected ? { expectedAccountId: expected } : {}),
+      ...requestContext(ctx, interaction),
+    });
+    await advance(ctx, interaction, state, use.accountId, { factor: 'passkey', backedUp: use.backedUp, userVerified: use.userVerified }, true);
   });
 
   router.get('/interaction/:uid/totp', async (ctx) => {
     const interaction = await details(ctx, 'login');
-    const state = stateOf(interaction);
-    if (!state.totpFor) {
+    const { state } = progress(interaction);
+    if (!state.accountId || !(state.done ?? []).some((d) => d.factor === 'face')) {
       seeOther(ctx, `/interaction/${interaction.uid}`);
       return;
     }
     const token = csrf.token(ctx);
-    render(ctx, 'totp.njk', { uid: interaction.uid, csrf: token, username: state.username, client: await clientOf(interaction) }, {
+    const username = state.username ?? (await deps.flow.usernameOf(state.accountId));
+    render(ctx, 'totp.njk', { uid: interaction.uid, csrf: token, username, client: await clientOf(interaction) }, {
       uid: interaction.uid,
       prompt: 'login',
       step: 'totp',
@@ -264,20 +362,28 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     ctx.state.retryUrl = `/interaction/${ctx.params.uid}/totp`;
     const fields = await parseCheckedForm(ctx, csrf);
     const interaction = await details(ctx, 'login');
-    const state = stateOf(interaction);
-    if (!state.totpFor || !state.faceAt || deps.clock.now() - state.faceAt > SECOND_FACTOR_WINDOW_MS) {
+    let progressed;
+    try {
+      progressed = progress(interaction);
+    } catch (error) {
       ctx.state.retryUrl = `/interaction/${interaction.uid}`;
-      throw new AppError('second_factor_expired', 'Too much time passed since your face was matched. Please start again.', { status: 401 });
+      throw error;
+    }
+    const { state } = progressed;
+    // A one-time code is a second factor: only after the face (never instead of it).
+    if (!state.accountId || !(state.done ?? []).some((d) => d.factor === 'face')) {
+      ctx.state.retryUrl = `/interaction/${interaction.uid}`;
+      throw new AppError('second_factor_expired', 'Please start again with your face.', { status: 401 });
     }
     const code = (fields.code ?? '').slice(0, 64);
-    const decision = await deps.flow.totpSignIn({ accountId: state.totpFor, code, ...requestContext(ctx, interaction) });
-    await finish(ctx, loginResult(decision, interaction.params as AcrParams, deps.clock.now()));
+    await deps.flow.totpSignIn({ accountId: state.accountId, code, ...requestContext(ctx, interaction) });
+    await advance(ctx, interaction, state, state.accountId, { factor: 'otp' });
   });
 
   router.post('/interaction/:uid/unmet', async (ctx) => {
     await parseCheckedForm(ctx, csrf);
     const interaction = await details(ctx, 'login');
-    if (!stateOf(interaction).unmetFor) throw new AppError('interaction_wrong_step', 'This step is not part of the current sign-in.', { status: 400 });
+    if (!stateOf(interaction).unmet) throw new AppError('interaction_wrong_step', 'This step is not part of the current sign-in.', { status: 400 });
     await finish(ctx, unmetResult());
   });
 

@@ -125,10 +125,24 @@ export function createTotp(deps: TotpDeps) {
       return deps.queries.useRecoveryCode(accountId, hash(accountId, normalised));
     },
 
-    async regenerateRecoveryCodes(accountId: string): Promise<string[]> {
+    /**
+     * New recovery codes (the old ones stop working). They stand in for any second factor that is
+     * lost (an authenticator app, a passkey), so `hasSecondFactor` says whether the account has one.
+     */
+    async regenerateRecoveryCodes(accountId: string, hasSecondFactor?: boolean): Promise<string[]> {
       const status = await deps.queries.find(accountId);
-      if (!status?.confirmed_at) throw new AppError('totp_not_enabled', 'Set up an authenticator app first.', { status: 409 });
+      if (!status?.confirmed_at && !hasSecondFactor) throw new AppError('totp_not_enabled', 'Set up an authenticator app or a passkey first.', { status: 409 });
       return deps.db.transaction((trx) => issueRecoveryCodes(accountId, trx));
+    },
+
+    /** Recovery codes for an account that has none left (a first passkey): shown once, or undefined. */
+    async issueRecoveryCodesIfNone(accountId: string): Promise<string[] | undefined> {
+      if ((await deps.queries.remainingRecoveryCodes(accountId)) > 0) return undefined;
+      return deps.db.transaction((trx) => issueRecoveryCodes(accountId, trx));
+    },
+
+    async recoveryCodesLeft(accountId: string): Promise<number> {
+      return deps.queries.remainingRecoveryCodes(accountId);
     },
 
     async remove(accountId: string): Promise<void> {

@@ -2,7 +2,7 @@ import { Provider, errors, interactionPolicy, type Configuration, type KoaContex
 import type { JWK } from 'jose';
 import type { AccountQueries } from '../db/index.ts';
 import { renderErrorPage, type Views } from '../http/index.ts';
-import { ACR_VALUES, requiredAcr, satisfies, type AcrParams } from './acr.ts';
+import { acceptableAcrs, satisfies, type AcrParams } from '../policy/index.ts';
 
 interface ProviderDeps {
   issuer: string;
@@ -16,6 +16,8 @@ interface ProviderDeps {
   /** How many X-Forwarded-For entries, from the right, our own proxies wrote. */
   proxyHops: number;
   secureCookies: boolean;
+  /** The acr values this deployment asserts (discovery's acr_values_supported). */
+  acrValues: readonly string[];
 }
 
 const SCOPES = ['openid', 'offline_access', 'profile', 'email'] as const;
@@ -31,8 +33,8 @@ function interactionPolicyWithStepUp() {
   const policy = base();
   policy.get('login')!.checks.add(
     new Check('acr_step_up', 'a stronger authentication is requested', (ctx) => {
-      const required = requiredAcr(ctx.oidc.params as AcrParams);
-      if (!ctx.oidc.session?.accountId || satisfies(ctx.oidc.acr, required)) return Check.NO_NEED_TO_PROMPT;
+      const acceptable = acceptableAcrs(ctx.oidc.params as AcrParams);
+      if (!ctx.oidc.session?.accountId || satisfies(ctx.oidc.acr, acceptable)) return Check.NO_NEED_TO_PROMPT;
       return Check.REQUEST_PROMPT;
     }),
   );
@@ -73,7 +75,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     adapter: deps.adapter,
     findAccount,
     jwks: deps.jwks as Configuration['jwks'],
-    acrValues: [...ACR_VALUES],
+    acrValues: [...deps.acrValues],
     scopes: [...SCOPES],
     claims: {
       acr: null,

@@ -5,7 +5,7 @@ import type { CustodianClient } from '../../src/custodian/index.ts';
 import { HttpClient, type Response } from '../../support/http-client.ts';
 import { startIdp, type IdpHandle } from '../../support/idp.ts';
 import { realParts, type PartsHandle } from '../../support/parts.ts';
-import { authRequest, exchange, registerClient, signInOverHttp, signUpOverHttp, type Frame, type InteractionState } from '../../support/signin.ts';
+import { accountSignIn, authRequest, exchange, registerClient, signInOverHttp, signUpOverHttp, type Frame, type InteractionState } from '../../support/signin.ts';
 
 /**
  * Findings 4, 6, 7, 8, 9 and 10 of the 2026-12-01 review, each performed as the review did, over
@@ -156,19 +156,7 @@ describe('attacks on the web tier and its database', () => {
   });
 
   describe('finding 10: re-enrollment on the account page', () => {
-    /** Signs in to the account page (its own response_type=none client) over HTTP. */
-    async function accountSession(username: string, frames: Frame[]): Promise<HttpClient> {
-      const http = client();
-      let response = await http.follow(await http.get('/account/login'));
-      for (let step = 0; step < 6 && response.status === 200; step += 1) {
-        const state = response.json<InteractionState & { profile?: unknown }>();
-        if (state.profile) return http;
-        response = await http.postForm(state.next.login!, { username, csrf: state.csrf });
-        response = await http.follow(await http.postFrames(new URL(response.location!).pathname, { csrf: state.csrf }, frames));
-      }
-      expect(response.json()).toHaveProperty('profile');
-      return http;
-    }
+    const accountSession = (username: string, frames: Frame[]) => accountSignIn(client(), username, frames);
 
     it('is limited per account (3 a day), each one also registering a key at the custodian', async () => {
       const http = await accountSession('alice', parts.sameFrames);

@@ -62,7 +62,7 @@ describe('web hardening', () => {
       const http = new HttpClient(idp.url);
       const page = await http.follow(await http.get((await authRequest(config)).url.href));
       const html = await http.get(`/interaction/${page.json<{ uid: string }>().uid}`, 'text/html');
-      expect(html.status).toBe(200);
+      expect(html.status, html.text).toBe(200);
       const csp = html.headers.get('content-security-policy')!;
       expect(csp).toContain("script-src 'self'");
       expect(csp).not.toContain('unsafe-inline');

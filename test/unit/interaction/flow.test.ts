@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { StoredTemplate, VerifyOutcome } from '../../../src/biometric/index.ts';
 import { createInteractionFlow, type FlowDeps } from '../../../src/interaction/index.ts';
-import { ACR_FACE, ACR_FACE_OTP } from '../../../src/oidc/index.ts';
+import { ACR_FACE, ACR_FACE_OTP } from '../../../src/policy/index.ts';
 import { AppError } from '../../../src/shared/index.ts';
 import { errorCode } from '../../../support/errors.ts';
 
@@ -14,6 +14,8 @@ interface World {
   templates: Record<string, StoredTemplate>;
   verdict: VerifyOutcome | AppError;
   totp: Set<string>;
+  passkeys: Set<string>;
+  passkeyResult: { accountId: string; backedUp: boolean; userVerified: boolean } | AppError;
   knownDevices: Set<string>;
   locked: Set<string>;
   log: string[];
@@ -22,7 +24,7 @@ interface World {
 const template: StoredTemplate = { ciphertext: new Uint8Array(8), heParams: 'p', modelVersion: 'm', keyId: new Uint8Array(16), mac: new Uint8Array(32) };
 
 function makeFlow(world: Partial<World> = {}) {
-  const w: World = { accounts: { alice: { id: 'id-alice', username: 'alice' } }, templates: { 'id-alice': template }, verdict: 'match', totp: new Set(), knownDevices: new Set(), locked: new Set(), log: [], ...world };
+  const w: World = { accounts: { alice: { id: 'id-alice', username: 'alice' } }, templates: { 'id-alice': template }, verdict: 'match', totp: new Set(), passkeys: new Set(), passkeyResult: { accountId: 'id-alice', backedUp: false, userVerified: true }, knownDevices: new Set(), locked: new Set(), log: [], ...world };
   const deps: FlowDeps = {
     accounts: {
       findByUsername: async (username) => w.accounts[username.trim().toLowerCase()] as never,
@@ -73,6 +75,15 @@ function makeFlow(world: Partial<World> = {}) {
         };
       },
     },
+    passkeys: {
+      has: async (id) => w.passkeys.has(id),
+      authenticationOptions: async () => ({ challenge: 'c' }) as never,
+      authenticate: async (input) => {
+        w.log.push(`passkey:${input.expectedAccountId ?? 'any'}`);
+        if (w.passkeyResult instanceof AppError) throw w.passkeyResult;
+        return { ...w.passkeyResult, credentialId: 'cred-1' };
+      },
+    },
     devices: {
       isKnown: async (accountId, device) => w.knownDevices.has(`${accountId}:${device}`),
       remember: async () => void w.log.push('remember-device'),
@@ -85,24 +96,36 @@ function makeFlow(world: Partial<World> = {}) {
 
 const frames = async () => [new Uint8Array(3)];
 
-describe('faceSignIn', () => {
+describe('faceSignIn, then next', () => {
   it.each([
-    { name: 'a match, no second factor: done with acr face', world: {}, input: {}, expect: { kind: 'done', acr: ACR_FACE, amr: ['face'] } },
-    { name: 'a match, TOTP set up: on to the code', world: { totp: new Set(['id-alice']) }, input: {}, expect: { kind: 'totp' } },
-    { name: 'a match, face+TOTP required, no TOTP: unmet', world: {}, input: { requireOtp: true }, expect: { kind: 'unmet' } },
-  ])('$name', async ({ world, input, expect: wanted }) => {
+    { name: 'a match, no second factor: done with acr face', world: {}, acceptable: undefined, expect: { kind: 'done', acr: ACR_FACE, amr: ['face'] } },
+    { name: 'a match, TOTP set up: on to the code', world: { totp: new Set(['id-alice']) }, acceptable: undefined, expect: { kind: 'ask', factor: 'otp' } },
+    { name: 'a match, a passkey set up: on to the passkey', world: { passkeys: new Set(['id-alice']) }, acceptable: undefined, expect: { kind: 'ask', factor: 'passkey' } },
+    { name: 'a match, face+TOTP required, no TOTP: unmet', world: {}, acceptable: [ACR_FACE_OTP], expect: { kind: 'unmet' } },
+  ] as const)('$name', async ({ world, acceptable, expect: wanted }) => {
     const { flow, w } = makeFlow(world);
-    const outcome = await flow.faceSignIn({ username: 'alice', frames, ip: '10.0.0.1', deviceId: 'dev-1', ...input });
-    expect(outcome.kind).toBe(wanted.kind);
-    if (outcome.kind === 'done') expect(outcome.decision).toEqual({ accountId: 'id-alice', acr: wanted.acr, amr: wanted.amr });
+    const { accountId } = await flow.faceSignIn({ username: 'alice', frames, ip: '10.0.0.1', deviceId: 'dev-1' });
+    expect(accountId).toBe('id-alice');
     expect(w.log).toContain('succeed');
     expect(w.log).toContain('remember-device');
+    const next = await flow.next({ accountId, done: [{ factor: 'face' }], acceptable });
+    expect(next.kind).toBe(wanted.kind);
+    if (next.kind === 'done' && wanted.kind === 'done') expect(next.decision).toEqual({ accountId: 'id-alice', acr: wanted.acr, amr: wanted.amr });
+    if (next.kind === 'ask' && wanted.kind === 'ask') expect(next.factor).toBe(wanted.factor);
+    if (next.kind !== 'ask') expect(w.log.some((line) => line.startsWith('audit:signin:'))).toBe(true);
+  });
+
+  it('a face step named by a passkey looks the account up by id and keeps to it', async () => {
+    const { flow, w } = makeFlow();
+    expect(await flow.faceSignIn({ accountId: 'id-alice', frames, pinnedAccountId: 'id-alice' })).toEqual({ accountId: 'id-alice' });
+    expect(w.log).toContain('verify:id-alice');
+    expect(w.log).toContain('reserve:face:alice');
   });
 
   it.each([
     ['a wrong face', 'alice', 'no_match' as const, {}, 'verify:id-alice'],
     ['an unknown username: the same denial, after the same template query', 'nobody', 'no_template' as const, {}, 'verify:none'],
-    ['a re-authentication pinned to another account', 'alice', 'no_template' as const, { requiredAccountId: 'id-bob' }, 'verify:none'],
+    ['a re-authentication pinned to another account', 'alice', 'no_template' as const, { pinnedAccountId: 'id-bob' }, 'verify:none'],
   ])('%s -> face_not_matched (401), counted as a failure', async (_case, username, verdict, input, verified) => {
     const { flow, w } = makeFlow({ verdict });
     expect(await errorCode(flow.faceSignIn({ username, frames, ...input }))).toBe('face_not_matched');
@@ -151,17 +174,40 @@ describe('faceSignIn', () => {
 
 describe('totpSignIn', () => {
   it.each([
-    ['a valid code', '123456', { acr: ACR_FACE_OTP, amr: ['face', 'otp', 'mfa'] }],
-    ['a recovery code', 'abcde-fghij', { acr: ACR_FACE_OTP, amr: ['face', 'otp', 'mfa'] }],
-  ])('%s -> face+TOTP', async (_case, code, wanted) => {
-    const { flow } = makeFlow();
-    expect(await flow.totpSignIn({ accountId: 'id-alice', code })).toEqual({ accountId: 'id-alice', ...wanted });
+    ['a valid code', '123456', 'totp'],
+    ['a recovery code', 'abcde-fghij', 'recovery_code'],
+  ])('%s -> the otp factor (then face+TOTP)', async (_case, code, method) => {
+    const { flow } = makeFlow({ totp: new Set(['id-alice']) });
+    expect(await flow.totpSignIn({ accountId: 'id-alice', code })).toEqual({ method });
+    expect(await flow.next({ accountId: 'id-alice', done: [{ factor: 'face' }, { factor: 'otp' }], acceptable: undefined })).toEqual({ kind: 'done', decision: { accountId: 'id-alice', acr: ACR_FACE_OTP, amr: ['face', 'otp', 'mfa'] } });
   });
 
   it('a wrong code is a counted failure (totp_invalid)', async () => {
     const { flow, w } = makeFlow();
     expect(await errorCode(flow.totpSignIn({ accountId: 'id-alice', code: '000000' }))).toBe('totp_invalid');
     expect(w.log).toContain('fail');
+  });
+});
+
+describe('passkeySignIn', () => {
+  it('a valid assertion names the account; failures count (per IP, and per account when one is expected)', async () => {
+    const ok = makeFlow();
+    expect(await ok.flow.passkeySignIn({ binding: 'interaction:x', response: {}, ip: '10.0.0.9' })).toMatchObject({ accountId: 'id-alice', userVerified: true });
+    expect(ok.w.log).toEqual(['rate:passkey-rate', 'reserve:passkey-ip:10.0.0.9', 'passkey:any', 'succeed', 'audit:passkey_signin:success']);
+    const bad = makeFlow({ passkeyResult: new AppError('passkey_invalid', 'no', { status: 401 }) });
+    expect(await errorCode(bad.flow.passkeySignIn({ binding: 'interaction:x', response: {}, expectedAccountId: 'id-alice', ip: '10.0.0.9' }))).toBe('passkey_invalid');
+    expect(bad.w.log).toContain('fail');
+    expect(bad.w.log).toContain('audit:passkey_signin:denied');
+    const expired = makeFlow({ passkeyResult: new AppError('challenge_expired', 'old', { status: 400 }) });
+    expect(await errorCode(expired.flow.passkeySignIn({ binding: 'interaction:x', response: {}, ip: '10.0.0.9' }))).toBe('challenge_expired');
+    expect(expired.w.log).toContain('release');
+  });
+
+  it('passkey then face: acr passkey-face, amr hwk + user + face + mfa', async () => {
+    const { flow } = makeFlow({ passkeys: new Set(['id-alice']) });
+    expect(await flow.next({ accountId: 'id-alice', done: [{ factor: 'passkey', backedUp: false, userVerified: true }], acceptable: undefined })).toEqual({ kind: 'ask', factor: 'face' });
+    const done = await flow.next({ accountId: 'id-alice', done: [{ factor: 'passkey', backedUp: false, userVerified: true }, { factor: 'face' }], acceptable: undefined });
+    expect(done).toMatchObject({ kind: 'done', decision: { acr: 'urn:faceid-fhe:acr:passkey-face', amr: ['hwk', 'user', 'face', 'mfa'] } });
   });
 });
 

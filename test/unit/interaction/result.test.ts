@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { abortResult, loginResult, unmetResult } from '../../../src/interaction/result.ts';
-import { ACR_FACE, ACR_FACE_OTP } from '../../../src/oidc/index.ts';
+import { ACR_FACE, ACR_FACE_OTP } from '../../../src/policy/index.ts';
 
 /** The only place that knows oidc-provider's interaction result shape. */
 describe('interaction results', () => {

@@ -45,7 +45,7 @@ describe('OpenID Connect protocol', () => {
     expect(metadata.issuer).toBe(idp.url);
     expect(metadata.response_types_supported).toEqual(['code', 'none']);
     expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
-    expect(metadata.acr_values_supported).toEqual(['urn:faceid-fhe:acr:face', 'urn:faceid-fhe:acr:face-otp']);
+    expect(metadata.acr_values_supported).toEqual(['urn:faceid-fhe:acr:face', 'urn:faceid-fhe:acr:face-otp', 'urn:faceid-fhe:acr:passkey-face']);
     expect(metadata.claims_supported).toEqual(expect.arrayContaining(['sub', 'acr', 'amr', 'auth_time', 'preferred_username', 'email']));
     expect(metadata.revocation_endpoint).toBe(`${idp.url}/token/revocation`);
     expect(metadata.end_session_endpoint).toBe(`${idp.url}/session/end`);
