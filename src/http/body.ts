@@ -19,14 +19,38 @@ function contentType(ctx: Context): string {
 
 const interrupted = (cause?: unknown) => new AppError('upload_interrupted', 'The upload was interrupted or is incomplete. Please try again.', { status: 400, cause });
 
+/** After the refusal is sent, what is still read (and dropped) before the connection closes. */
+const LINGER_MS = 2_000;
+const LINGER_BYTES = 1024 * 1024;
+
 /**
  * After a refusal in the middle of an upload the rest of the body is not read: the response asks
  * the client to close the connection (RFC 9112, 9.6), so a large upload cannot keep it busy.
+ * The close lingers (RFC 9112 9.6: half-close, then read for a while): closing a socket with
+ * unread data sends a TCP reset, and a reset makes the client's stack drop the refusal it has
+ * not read yet, so the client would see "connection reset" instead of the 4xx. At most
+ * LINGER_BYTES more are read, for at most LINGER_MS.
  */
 function stopReading(ctx: Context): void {
   ctx.set('Connection', 'close');
   ctx.req.unpipe();
   ctx.req.pause();
+  const socket = ctx.req.socket;
+  // Node's server calls destroySoon() once a `Connection: close` response is written.
+  socket.destroySoon = () => {
+    let dropped = 0;
+    const close = () => socket.destroy();
+    const timer = setTimeout(close, LINGER_MS);
+    timer.unref();
+    socket.on('close', () => clearTimeout(timer));
+    socket.on('end', close);
+    ctx.req.on('data', (chunk: Buffer) => {
+      dropped += chunk.length;
+      if (dropped > LINGER_BYTES) close();
+    });
+    socket.end();
+    ctx.req.resume();
+  };
 }
 
 async function readCapped(ctx: Context, maxBytes: number): Promise<Buffer> {

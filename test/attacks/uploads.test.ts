@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpClient } from '../../support/http-client.ts';
 import { startIdpProcess, type IdpProcess } from '../../support/idp-process.ts';
@@ -112,6 +113,32 @@ describe('finding 1: malformed uploads against the IdP process', () => {
     expect(response.closed).toBe(true);
     expect(response.status).toBe(408);
     expect(response.sentBytes).toBeLessThan(body.length);
+    expect(await healthy()).toBe(true);
+  });
+
+  it('a client that reads only after sending more still gets the refusal: the close lingers instead of resetting', async () => {
+    // A browser keeps writing its upload before it reads. Closing a socket with unread data sends
+    // a TCP reset, and the reset makes the client's kernel drop the 403 it has not read yet.
+    const head = Buffer.concat([csrfPart('forged-token'), Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="frame"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`)]);
+    const body = Buffer.concat([head, Buffer.alloc(512 * 1024, 0x41)]);
+    const received = await new Promise<string>((resolve) => {
+      const url = new URL(idp.url);
+      const socket = connect({ host: url.hostname, port: Number(url.port) }, () => {
+        socket.pause(); // read nothing for now
+        socket.write([`POST /signup HTTP/1.1`, `Host: ${url.host}`, `Content-Type: ${MULTIPART}`, `Content-Length: ${body.length + 8 * 1024 * 1024}`, `Cookie: ${signup.cookie}`, 'Accept: application/json', ...Object.entries(from()).map(([k, v]) => `${k}: ${v}`), '', ''].join('\r\n'));
+        socket.write(body);
+        setTimeout(() => {
+          socket.write(Buffer.alloc(256 * 1024, 0x41)); // still sending, then it reads
+          setTimeout(() => socket.resume(), 200);
+        }, 500);
+      });
+      let text = '';
+      socket.on('data', (chunk: Buffer) => { text += chunk.toString('latin1'); });
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(text));
+    });
+    expect(received).toMatch(/^HTTP\/1\.1 403/);
+    expect(received).toContain('csrf_invalid');
     expect(await healthy()).toBe(true);
   });
 
