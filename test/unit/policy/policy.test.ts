@@ -25,7 +25,7 @@ function walk(entry: Factor, acceptable: Acr[] | undefined, enrolled: Factor[], 
 
 type Row = [request: Acr | 'none', enrolled: Factor[], entry: Factor, expected: string];
 const TABLE: Row[] = [
-  // A face-only account.
+  // A face-only account: the face alone, or unmet for anything stronger.
   ['none', ['face'], 'face', 'face => face [face]'],
   [ACR_FACE, ['face'], 'face', 'face => face [face]'],
   [ACR_FACE_OTP, ['face'], 'face', 'face => unmet'],
@@ -36,20 +36,41 @@ const TABLE: Row[] = [
   [ACR_FACE, ['face', 'otp'], 'face', 'face>otp => face-otp [face,otp,mfa]'],
   [ACR_FACE_OTP, ['face', 'otp'], 'face', 'face>otp => face-otp [face,otp,mfa]'],
   [ACR_PASSKEY_FACE, ['face', 'otp'], 'face', 'face => unmet'],
+  [ACR_PASSKEY, ['face', 'otp'], 'face', 'face => unmet'],
   // Face and a passkey: from the username the passkey follows the face; from the passkey button the face follows it.
   ['none', ['face', 'passkey'], 'face', 'face>passkey => passkey-face [face,hwk,user,mfa]'],
-  ['none', ['face', 'passkey'], 'passkey', `passkey>face => passkey-face [${PASSKEY_FACE_AMR.join(',')}]`],
-  [ACR_FACE, ['face', 'passkey'], 'passkey', `passkey>face => passkey-face [${PASSKEY_FACE_AMR.join(',')}]`],
-  [ACR_FACE_OTP, ['face', 'passkey'], 'passkey', `passkey>face => passkey-face [${PASSKEY_FACE_AMR.join(',')}]`],
+  [ACR_FACE, ['face', 'passkey'], 'face', 'face>passkey => passkey-face [face,hwk,user,mfa]'],
+  [ACR_FACE_OTP, ['face', 'passkey'], 'face', 'face>passkey => passkey-face [face,hwk,user,mfa]'],
   [ACR_PASSKEY_FACE, ['face', 'passkey'], 'face', 'face>passkey => passkey-face [face,hwk,user,mfa]'],
-  [ACR_PASSKEY_FACE, ['face', 'passkey'], 'passkey', `passkey>face => passkey-face [${PASSKEY_FACE_AMR.join(',')}]`],
-  [ACR_PASSKEY, ['face', 'passkey'], 'passkey', 'passkey => unmet'], // passkey alone is off unless the deployment allows it
-  // All three: the passkey is the stronger second factor.
+  [ACR_PASSKEY, ['face', 'passkey'], 'face', 'face => unmet'],
+  ['none', ['face', 'passkey'], 'passkey', 'passkey>face => passkey-face [hwk,user,face,mfa]'],
+  [ACR_FACE, ['face', 'passkey'], 'passkey', 'passkey>face => passkey-face [hwk,user,face,mfa]'],
+  [ACR_FACE_OTP, ['face', 'passkey'], 'passkey', 'passkey>face => passkey-face [hwk,user,face,mfa]'],
+  [ACR_PASSKEY_FACE, ['face', 'passkey'], 'passkey', 'passkey>face => passkey-face [hwk,user,face,mfa]'],
+  [ACR_PASSKEY, ['face', 'passkey'], 'passkey', 'passkey => unmet'], // a passkey alone is off unless the deployment allows it
+  // All three: the passkey is the stronger second factor; the code is not asked as well.
   ['none', ['face', 'otp', 'passkey'], 'face', 'face>passkey => passkey-face [face,hwk,user,mfa]'],
+  [ACR_FACE, ['face', 'otp', 'passkey'], 'face', 'face>passkey => passkey-face [face,hwk,user,mfa]'],
   [ACR_FACE_OTP, ['face', 'otp', 'passkey'], 'face', 'face>passkey => passkey-face [face,hwk,user,mfa]'],
+  [ACR_PASSKEY_FACE, ['face', 'otp', 'passkey'], 'face', 'face>passkey => passkey-face [face,hwk,user,mfa]'],
+  [ACR_PASSKEY, ['face', 'otp', 'passkey'], 'face', 'face => unmet'],
+  ['none', ['face', 'otp', 'passkey'], 'passkey', 'passkey>face => passkey-face [hwk,user,face,mfa]'],
+  [ACR_FACE, ['face', 'otp', 'passkey'], 'passkey', 'passkey>face => passkey-face [hwk,user,face,mfa]'],
+  [ACR_FACE_OTP, ['face', 'otp', 'passkey'], 'passkey', 'passkey>face => passkey-face [hwk,user,face,mfa]'],
+  [ACR_PASSKEY_FACE, ['face', 'otp', 'passkey'], 'passkey', 'passkey>face => passkey-face [hwk,user,face,mfa]'],
+  [ACR_PASSKEY, ['face', 'otp', 'passkey'], 'passkey', 'passkey => unmet'],
 ];
 
+/** Every request x every set of factors an account can have x every way a sign-in can start. */
+const REQUESTS: Array<Acr | 'none'> = ['none', ACR_FACE, ACR_FACE_OTP, ACR_PASSKEY_FACE, ACR_PASSKEY];
+const FACTOR_SETS: Factor[][] = [['face'], ['face', 'otp'], ['face', 'passkey'], ['face', 'otp', 'passkey']];
+
 describe('the sign-in policy table', () => {
+  it('covers every request, every factor set and every entry (a usernameless entry needs a passkey)', () => {
+    const expected = REQUESTS.flatMap((request) => FACTOR_SETS.flatMap((set) => (set.includes('passkey') ? ['face', 'passkey'] : ['face']).map((entry) => `${request} ${set.join('+')} ${entry}`)));
+    expect(TABLE.map(([request, set, entry]) => `${request} ${set.join('+')} ${entry}`).sort()).toEqual(expected.sort());
+  });
+
   it.each(TABLE)('request %s, account %j, starting with %s: %s', (request, enrolled, entry, expected) => {
     expect(walk(entry, request === 'none' ? undefined : [request], enrolled)).toBe(expected);
   });
