@@ -9,7 +9,7 @@ import { deriveIdpKeys, type Config } from './config/index.ts';
 import { createCustodianClient, type CustodianClient } from './custodian/index.ts';
 import {
   connectDatabase, createAccountQueries, createAuditQueries, createClientQueries, createCustodianForgetQueries, createDeviceQueries,
-  createOidcPayloadQueries, createSigningKeyQueries, createTemplateQueries, createTotpQueries, createWebauthnQueries, isDatabaseUnavailable, migrateLatest, type Database,
+  createOidcPayloadQueries, createSigningKeyQueries, createTemplateQueries, createTotpQueries, createWebauthnQueries, createConsentQueries, isDatabaseUnavailable, migrateLatest, type Database,
 } from './db/index.ts';
 import { createFaceEngine, DEFAULT_MATCH_THRESHOLD, FACE_LIMITS } from './face/index.ts';
 import { createHeEngine } from './he/index.ts';
@@ -128,6 +128,7 @@ async function createServices(config: Config, overrides: IdpOverrides, stack: Re
     devices: createDeviceQueries(db),
     forgets: createCustodianForgetQueries(db),
     webauthn: createWebauthnQueries(db),
+    consents: createConsentQueries(db),
   };
   const audit = createAudit({ queries: queries.audit, logger, pseudonymKey: keys.auditPseudonym, metrics });
   const clients = createClientRegistry({ clients: queries.clients, sealer });
@@ -203,8 +204,8 @@ export async function createIdp(config: Config, overrides: IdpOverrides = {}): P
           checks: { database: () => services.db.raw('select 1'), custodian: () => services.custodian.health() },
           sampleRpUrl: config.sampleRp?.url,
         }),
-        createInteractionRouter({ provider, flow: services.flow, views, csrf, frameLimits, captureFrames, secureCookies, clock: services.clock }),
-        createAccountRouter({ provider, accounts: services.accounts, totp: services.totp, audit: services.audit, passkeys: services.passkeys, flow: services.flow, passkeyOnly: config.passkeys.passkeyOnly, views, csrf, issuer: config.issuer, secureCookies, frameLimits, captureFrames }),
+        createInteractionRouter({ provider, flow: services.flow, views, csrf, frameLimits, captureFrames, secureCookies, clock: services.clock, consents: services.queries.consents }),
+        createAccountRouter({ provider, accounts: services.accounts, totp: services.totp, audit: services.audit, passkeys: services.passkeys, flow: services.flow, passkeyOnly: config.passkeys.passkeyOnly, consents: services.queries.consents, views, csrf, issuer: config.issuer, secureCookies, frameLimits, captureFrames }),
         createAdminRouter({ audit: services.audit, throttle: services.throttle, views, credentials: config.admin }),
       ],
     });

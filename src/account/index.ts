@@ -4,6 +4,7 @@ export { createAccountRouter } from './router.ts';
 declare module '../shared/errors.ts' {
   interface ErrorCodes {
     confirmation_mismatch: true;
+    consent_unknown: true;
     login_cancelled: true;
     login_required: true;
     reauthentication_required: true;

@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import type { Provider } from 'oidc-provider';
 import type { AccountService } from '../accounts/index.ts';
 import type { Audit, AuditType } from '../audit/index.ts';
-import type { AccountRow } from '../db/index.ts';
+import type { AccountRow, ConsentQueries } from '../db/index.ts';
 import { frameUploadLimits, noStore, parseCheckedForm, parseCheckedJson, parseCheckedMultipart, respond, type Csrf, type MultipartLimits, type Views } from '../http/index.ts';
 import type { InteractionFlow } from '../interaction/index.ts';
 import type { Totp } from '../mfa/index.ts';
@@ -12,6 +12,7 @@ import type { Passkeys } from '../passkeys/index.ts';
 import { levelsFor, type Factor } from '../policy/index.ts';
 import { ACCOUNT_CLIENT_ID } from '../oidc/index.ts';
 import { AppError } from '../shared/index.ts';
+import { ACTIVITY_TYPES, describeActivity } from './activity.ts';
 
 /**
  * Account self-service, signed in with the IdP's own session (the one relying parties share):
@@ -23,11 +24,13 @@ import { AppError } from '../shared/index.ts';
  *   POST /account/face               re-enroll the face (fresh sign-in); the old template is replaced
  *   POST /account/totp/begin         set up an authenticator app (fresh sign-in): QR code + key
  *   POST /account/totp               confirm it with a first code -> recovery codes, shown once
+ *   POST /account/totp/cancel        drop a pending (unconfirmed) authenticator
  *   POST /account/totp/remove        remove it (fresh sign-in)
  *   POST /account/recovery-codes     new recovery codes (fresh sign-in), shown once
  *   POST /account/passkeys/options   WebAuthn creation options (JSON; fresh sign-in with the face)
  *   POST /account/passkeys           JSON {csrf, name, response}: register -> {location, recoveryCodes?}
  *   POST /account/passkeys/:id/remove remove a passkey (fresh sign-in)
+ *   POST /account/apps/:clientId/revoke forget a remembered consent and end that client's grants and tokens
  *   POST /account/delete             erase the account (fresh sign-in, username typed again)
  *
  * "Fresh" means the session's last authentication is at most FRESH_MS old; older sessions are
@@ -46,6 +49,7 @@ interface AccountRouterDeps {
   /** Face re-enrollment (its limits and the custodian registration live there), the account's factors. */
   flow: Pick<InteractionFlow, 'reenroll' | 'enrolledFactors'>;
   passkeyOnly: boolean;
+  consents: Pick<ConsentQueries, 'listFor' | 'revoke'>;
   views: Views;
   csrf: Csrf;
   issuer: string;
@@ -158,18 +162,32 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     const [template, secondFactor, events, keys, factors, recoveryLeft] = await Promise.all([
       accounts.template(user.accountId),
       totp.status(user.accountId),
-      audit.list({ accountId: user.accountId, limit: 20 }),
+      audit.list({ accountId: user.accountId, limit: 40 }),
       passkeys.list(user.accountId),
       deps.flow.enrolledFactors(user.accountId),
       totp.recoveryCodesLeft(user.accountId),
     ]);
+    const allowed = await deps.consents.listFor(user.accountId);
     // What the policy table says this account reaches (the same table the sign-in follows).
     const levels = levelsFor(factors as Set<Factor>, deps.passkeyOnly).map((level) => ({ acr: level.acr, description: level.description }));
     const profile = { username: account.username, email: account.email, name: account.name, createdAt: account.created_at };
     const face = template ? { enrolledAt: template.createdAt, heParams: template.template.heParams, modelVersion: template.template.modelVersion, bytes: template.template.ciphertext.byteLength } : undefined;
-    const signIns = events.filter((event) => ['signin', 'totp_denied', 'face_refused'].includes(event.type)).slice(0, 10);
+    const names = new Map<string, string>();
+    const appName = async (clientId: string | null): Promise<string> => {
+      if (!clientId) return '–';
+      if (clientId === ACCOUNT_CLIENT_ID) return 'This account page';
+      if (!names.has(clientId)) names.set(clientId, (await provider.Client.find(clientId))?.clientName ?? 'An application no longer registered');
+      return names.get(clientId)!;
+    };
+    const signIns = await Promise.all(events.filter((event) => ACTIVITY_TYPES.includes(event.type)).slice(0, 10).map(async (event) => ({
+      ...event,
+      what: describeActivity(event.type, event.outcome),
+      app: await appName(event.client_id),
+    })));
+    const apps = await Promise.all(allowed.map(async (consent) => ({ clientId: consent.client_id, name: await appName(consent.client_id), scopes: consent.scopes.filter((scope) => scope !== 'openid'), grantedAt: consent.granted_at })));
     page(ctx, 'account.njk', {
       csrf: csrf.token(ctx),
+      apps,
       profile,
       face,
       totp: secondFactor,
@@ -179,7 +197,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
       signIns,
       session: { authTime: new Date(user.authTime), acr: user.acr, amr: user.amr },
       done: typeof ctx.query.done === 'string' ? ctx.query.done : undefined,
-    }, { profile, face, totp: secondFactor, passkeys: keys, levels, recoveryCodesLeft: recoveryLeft, csrf: csrf.token(ctx), signIns: signIns.map((event) => ({ at: event.at, type: event.type, outcome: event.outcome, clientId: event.client_id })) });
+    }, { profile, face, totp: secondFactor, passkeys: keys, levels, recoveryCodesLeft: recoveryLeft, apps, csrf: csrf.token(ctx), signIns: signIns.map((event) => ({ at: event.at, type: event.type, outcome: event.outcome, clientId: event.client_id, what: event.what, app: event.app })) });
   });
 
   router.get('/face', async (ctx) => {
@@ -212,9 +230,27 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   router.post('/totp', async (ctx) => {
     ctx.state.retryUrl = '/account';
     const { user, fields } = await freshForm(ctx);
-    const codes = await totp.confirm(user.accountId, (fields.code ?? '').slice(0, 16));
+    let codes: string[];
+    try {
+      codes = await totp.confirm(user.accountId, (fields.code ?? '').slice(0, 16));
+    } catch (error) {
+      if (!(error instanceof AppError) || error.code !== 'totp_invalid') throw error;
+      // The same pending secret again, with the refusal: the app the user set up stays valid.
+      const enrollment = await totp.begin(user.accountId, user.username);
+      const token = csrf.token(ctx);
+      ctx.status = 422;
+      page(ctx, 'account-totp.njk', { csrf: token, qrSvg: enrollment.qrSvg, secret: enrollment.secret, uri: enrollment.uri, error: { code: error.code, message: error.message } }, { error: error.code, message: error.message, csrf: token });
+      return;
+    }
     await recordSuccess('totp_enabled', user, ctx);
     page(ctx, 'account-recovery-codes.njk', { codes, enabled: true }, { recoveryCodes: codes });
+  });
+
+  router.post('/totp/cancel', async (ctx) => {
+    const { user } = await freshForm(ctx);
+    await totp.cancel(user.accountId);
+    ctx.status = 303;
+    ctx.redirect('/account');
   });
 
   router.post('/totp/remove', async (ctx) => {
@@ -223,6 +259,17 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     await recordSuccess('totp_disabled', user, ctx);
     ctx.status = 303;
     ctx.redirect('/account?done=totp-removed');
+  });
+
+  // Revoking reduces access: the session suffices (no fresh sign-in), with the form's CSRF token.
+  router.post('/apps/:clientId/revoke', async (ctx) => {
+    const user = (await requireSession(ctx, { fresh: false }))!;
+    await parseCheckedForm(ctx, csrf);
+    const clientId = String(ctx.params.clientId).slice(0, 200);
+    if (!(await deps.consents.revoke(user.accountId, clientId))) throw new AppError('consent_unknown', 'That application has no access to revoke.', { status: 404 });
+    await audit.record({ type: 'consent_revoked', outcome: 'success', accountId: user.accountId, clientId, ip: ctx.ip });
+    ctx.status = 303;
+    ctx.redirect('/account?done=app-revoked');
   });
 
   router.post('/recovery-codes', async (ctx) => {

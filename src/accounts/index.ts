@@ -26,6 +26,13 @@ const SignupSchema = z.object({
 
 export type SignupInput = z.output<typeof SignupSchema>;
 
+/** A username as sign-up would take it (normalised), or signup_invalid (422). */
+export function validateUsername(raw: string): string {
+  const parsed = SignupSchema.shape.username.safeParse(raw);
+  if (!parsed.success) throw new AppError('signup_invalid', `Please check the username — ${parsed.error.issues[0]?.message ?? 'not valid'}.`, { status: 422 });
+  return parsed.data;
+}
+
 export function validateSignup(fields: Record<string, string | undefined>): SignupInput {
   const parsed = SignupSchema.safeParse(fields);
   if (!parsed.success) {

@@ -26,7 +26,8 @@ export type AuditType =
   | 'template_tampered'
   | 'passkey_signin'
   | 'passkey_registered'
-  | 'passkey_removed';
+  | 'passkey_removed'
+  | 'consent_revoked';
 
 export interface AuditEvent extends NewAuditEvent {
   type: AuditType;

@@ -10,3 +10,4 @@ export { createTotpQueries, type TotpQueries } from './queries/totp.ts';
 export { createDeviceQueries, type DeviceQueries } from './queries/devices.ts';
 export { createCustodianForgetQueries, type CustodianForgetQueries } from './queries/custodianForgets.ts';
 export { createWebauthnQueries, type CredentialRow, type WebauthnQueries } from './queries/webauthn.ts';
+export { createConsentQueries, type ConsentQueries, type ConsentRow } from './queries/consents.ts';

@@ -14,7 +14,7 @@ interface HttpLikeError {
 
 const TITLES: Record<number, string> = {
   400: 'That request was not understood',
-  401: 'Not recognised',
+  401: 'Not accepted',
   403: 'Not allowed',
   404: 'Page not found',
   409: 'Conflict',
@@ -25,10 +25,29 @@ const TITLES: Record<number, string> = {
   503: 'Temporarily unavailable',
 };
 
-/** The error page (views/error.njk); the title follows the status unless one is given. */
+/** Titles that say what happened, for the codes a user meets most (else the status's title). */
+const CODE_TITLES: Record<string, string> = {
+  face_not_matched: 'Face not matched',
+  no_face: 'No face found',
+  multiple_faces: 'More than one face',
+  face_too_small: 'Face too far away',
+  frames_disagree: 'The pictures did not agree',
+  bad_image: 'Picture not usable',
+  totp_invalid: 'Wrong code',
+  passkey_invalid: 'Passkey not accepted',
+  too_many_attempts: 'Too many attempts',
+  rate_limited: 'Too many requests',
+  username_taken: 'Username taken',
+  csrf_invalid: 'Page expired',
+  interaction_expired: 'Sign-in expired',
+  custodian_unavailable: 'Face sign-in unavailable',
+  database_unavailable: 'Temporarily unavailable',
+};
+
+/** The error page (views/error.njk); the title follows the code, else the status, unless one is given. */
 export function renderErrorPage(views: Views, page: { status: number; code: string; message: string; retryUrl?: string; title?: string }): string {
   return views.render('error.njk', {
-    title: page.title ?? TITLES[page.status] ?? 'Error',
+    title: page.title ?? CODE_TITLES[page.code] ?? TITLES[page.status] ?? 'Error',
     message: page.message,
     code: page.code,
     status: page.status,

@@ -24,7 +24,14 @@ export function staticFiles() {
   }
   for (const [name, path] of Object.entries(VENDOR)) files.set(`/static/vendor/${name}`, { type: TYPES['.js']!, body: readFileSync(path) });
   return async function serveStatic(ctx: Context, next: Next): Promise<void> {
-    const file = ctx.method === 'GET' || ctx.method === 'HEAD' ? files.get(ctx.path) : undefined;
+    const reading = ctx.method === 'GET' || ctx.method === 'HEAD';
+    if (reading && ctx.path === '/favicon.ico') {
+      // Pages name /static/favicon.svg; browsers and tools that ask the old way are sent there.
+      ctx.status = 301;
+      ctx.redirect('/static/favicon.svg');
+      return;
+    }
+    const file = reading ? files.get(ctx.path) : undefined;
     if (!file) return next();
     ctx.type = file.type;
     ctx.set('Cache-Control', 'public, max-age=300');

@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { AccountService } from '../accounts/index.ts';
-import { normaliseUsername, validateSignup } from '../accounts/index.ts';
+import { normaliseUsername, validateSignup, validateUsername } from '../accounts/index.ts';
 import type { Audit } from '../audit/index.ts';
 import type { BiometricService, VerifyOutcome } from '../biometric/index.ts';
 import type { DeviceQueries } from '../db/index.ts';
@@ -47,7 +47,7 @@ export interface FlowDeps {
   biometric: Pick<BiometricService, 'verify' | 'enroll'>;
   audit: Pick<Audit, 'record'>;
   totp: Pick<Totp, 'isEnabled' | 'verify' | 'useRecoveryCode'>;
-  throttle: Pick<Throttle, 'hit' | 'reserve'>;
+  throttle: Pick<Throttle, 'hit' | 'reserve' | 'peek'>;
   devices: Pick<DeviceQueries, 'isKnown' | 'remember'>;
   passkeys: Pick<Passkeys, 'has' | 'authenticationOptions' | 'authenticate'>;
   /** Deployment setting: may a passkey alone sign in (PASSKEY_ONLY_ACR)? */
@@ -196,6 +196,18 @@ export function createInteractionFlow(deps: FlowDeps) {
       return { accountId: account.id };
     },
 
+    /**
+     * Before the camera starts: is the face step locked for this username (and browser), and how
+     * many failures are left? The same keys as faceSignIn, so it says the same for existing and
+     * unknown usernames; nothing is spent.
+     */
+    async faceAttempts(input: { username?: string; accountId?: string; deviceId?: string; ip?: string }): Promise<{ lockedSeconds: number; remaining: number }> {
+      const account = input.accountId !== undefined ? await deps.accounts.findById(input.accountId) : await deps.accounts.findByUsername(input.username ?? '');
+      const budget = await faceBudget(input.username ?? account?.username ?? '', account?.id, input.deviceId);
+      const state = await deps.throttle.peek([budget, ...ipKey('face-ip', input.ip)]);
+      return { lockedSeconds: Math.ceil(state.lockedMs / 1000), remaining: state.remaining };
+    },
+
     /** Options for a passkey assertion bound to this sign-in (`binding`): any passkey, or one account's. */
     async passkeyOptions(input: { binding: string; accountId?: string }) {
       return deps.passkeys.authenticationOptions(input);
@@ -286,6 +298,16 @@ export function createInteractionFlow(deps: FlowDeps) {
      * until a real enrollment has been done, so the "taken" answer costs a face and a rate-limited
      * sign-up: it is not a cheap username oracle.
      */
+    /**
+     * Whether a username is free, before the camera step. It spends the same per-address budget
+     * as a sign-up attempt (one counter), so it answers no faster than sign-up itself would.
+     */
+    async usernameAvailable(input: { username: string } & RequestContext): Promise<{ username: string; available: boolean }> {
+      if (input.ip) await deps.throttle.hit(`signup-rate:${input.ip}`, rates.signupPerHour, 60 * 60_000);
+      const username = validateUsername(input.username);
+      return { username, available: !(await deps.accounts.findByUsername(username)) };
+    },
+
     async signUp(input: { body: () => Promise<UploadedBody>; rateLimited?: boolean } & RequestContext): Promise<LoginDecision> {
       if (input.ip && input.rateLimited !== false) await deps.throttle.hit(`signup-rate:${input.ip}`, rates.signupPerHour, 60 * 60_000);
       const body = await input.body();

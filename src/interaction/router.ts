@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
 import { errors, type Provider, type InteractionResults } from 'oidc-provider';
-import { frameUploadLimits, noStore, parseCheckedForm, parseCheckedJson, parseCheckedMultipart, respond, type Csrf, type MultipartLimits, type Views } from '../http/index.ts';
+import { frameUploadLimits, noStore, parseCheckedForm, parseCheckedJson, parseCheckedMultipart, respond, wantsJson, type Csrf, type MultipartLimits, type Views } from '../http/index.ts';
 import { AppError, type Clock } from '../shared/index.ts';
 import { acceptableAcrs, type AcrParams, type Factor, type FactorDone } from '../policy/index.ts';
-import type { InteractionFlow, NextStep } from './flow.ts';
+import type { ConsentQueries } from '../db/index.ts';
+import type { InteractionFlow, LoginDecision, NextStep } from './flow.ts';
 import { abortResult, loginResult, unmetResult } from './result.ts';
 
 /**
@@ -42,7 +43,12 @@ interface InteractionRouterDeps {
   captureFrames: { signIn: number; enroll: number };
   secureCookies: boolean;
   clock: Clock;
+  /** Remembered consent (the consent page is asked once per client, until revoked). */
+  consents: Pick<ConsentQueries, 'find' | 'remember'>;
 }
+
+/** Consent reasons a remembered consent may answer; prompt=consent and the like always ask. */
+const REMEMBERABLE = new Set(['op_scopes_missing', 'op_claims_missing']);
 
 /**
  * A random id per browser, in a signed cookie: the browser a person has signed in with before
@@ -93,10 +99,25 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
 
   /** The camera upload, read only when the flow asks (after its rate and lockout checks). */
   const framesOf = (ctx: Context) => async () => (await parseCheckedMultipart(ctx, csrf, frameUpload)).files.map((file) => file.data);
-  const bodyOf = (ctx: Context) => async () => {
+  const bodyOf = (ctx: Context, seen?: { fields?: Record<string, string | undefined> }) => async () => {
     const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
+    if (seen) seen.fields = body.fields;
     return { fields: body.fields, frames: body.files.map((file) => file.data) };
   };
+
+  /**
+   * A sign-up the flow refused (no face, a taken username, …) gives the form back with what the
+   * user typed and the reason, instead of an error page whose "try again" loses it. Only once the
+   * body was read (its CSRF token checked): otherwise there is nothing to give back.
+   */
+  async function signUpAgain(ctx: Context, error: unknown, seen: { fields?: Record<string, string | undefined> }, page: Record<string, unknown>): Promise<boolean> {
+    if (!(error instanceof AppError) || error.status >= 500 || !seen.fields || wantsJson(ctx)) return false;
+    const token = csrf.token(ctx);
+    const values = { username: seen.fields.username ?? '', email: seen.fields.email ?? '', name: seen.fields.name ?? '', consent: seen.fields.consent === 'yes' };
+    ctx.status = error.status;
+    render(ctx, 'signup.njk', { ...page, csrf: token, frames: deps.captureFrames.enroll, values, error: { code: error.code, message: error.message } }, {});
+    return true;
+  }
 
   // Every interaction page has a JSON form (kiosks, native apps, tests drive the flow with it).
   const render = (ctx: Context, template: string, context: Record<string, unknown>, json: Record<string, unknown>) =>
@@ -173,7 +194,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       // A request only a passkey can begin (acr_values passkey-face): the page leads with it.
       const starts = deps.flow.startsWith(acceptableAcrs(interaction.params as AcrParams));
       const passkeyFirst = !starts.has('face');
-      render(ctx, 'login.njk', { ...base, username, reauth: Boolean(known), reasons: interaction.prompt.reasons, passkeyFirst }, {
+      render(ctx, 'login.njk', { ...base, username, reauth: Boolean(known), pinned: Boolean(pinnedAccount(interaction)), reasons: interaction.prompt.reasons, passkeyFirst }, {
         uid,
         prompt: 'login',
         passkeyFirst,
@@ -184,6 +205,14 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     }
     if (interaction.prompt.name === 'consent') {
       const { missingOIDCScope = [], missingOIDCClaims = [] } = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
+      // Allowed before (in an earlier session) and nothing new asked: not asked again.
+      const accountId = interaction.session?.accountId;
+      const remembered = accountId ? await deps.consents.find(accountId, String(interaction.params.client_id)) : undefined;
+      if (remembered && interaction.prompt.reasons.every((reason) => REMEMBERABLE.has(reason)) &&
+          missingOIDCScope.every((scope) => remembered.scopes.includes(scope)) && missingOIDCClaims.every((claim) => remembered.claims.includes(claim))) {
+        await finish(ctx, { consent: { grantId: await saveGrant(interaction, accountId!, missingOIDCScope, missingOIDCClaims) } });
+        return;
+      }
       render(ctx, 'consent.njk', { ...base, scopes: missingOIDCScope, claims: missingOIDCClaims }, {
         uid,
         prompt: 'consent',
@@ -258,8 +287,10 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     const fields = await parseCheckedForm(ctx, csrf);
     const interaction = await details(ctx, 'login');
     // Whether the username exists is not checked here: the face step answers the same for both.
-    // A new username starts a new sign-in (nothing done yet).
-    await saveState(interaction, { username: readUsername(fields.username) });
+    // A new username starts a new sign-in (nothing done yet). A step-up (a session exists) is
+    // for the session's account whatever was typed: the page shows who is signed in.
+    const sessionUsername = await deps.flow.usernameOf(pinnedAccount(interaction));
+    await saveState(interaction, { username: sessionUsername ?? readUsername(fields.username) });
     seeOther(ctx, `/interaction/${interaction.uid}/face`);
   });
 
@@ -272,6 +303,8 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       return;
     }
     const token = csrf.token(ctx);
+    // The lock state before the camera starts (a locked user is told the wait, not refused after the pictures).
+    const attempts = await deps.flow.faceAttempts({ username: state.username, accountId: state.accountId, deviceId: deviceOf(ctx), ip: ctx.ip });
     render(ctx, 'face.njk', {
       uid: interaction.uid,
       username,
@@ -280,7 +313,8 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       frames: deps.captureFrames.signIn,
       client: await clientOf(interaction),
       viaPasskey: state.accountId !== undefined,
-    }, { uid: interaction.uid, prompt: 'login', step: 'face', csrf: token, username, next: { face: `/interaction/${interaction.uid}/face` } });
+      attempts,
+    }, { uid: interaction.uid, prompt: 'login', step: 'face', csrf: token, username, attempts, next: { face: `/interaction/${interaction.uid}/face` } });
   });
 
   router.post('/interaction/:uid/face', async (ctx) => {
@@ -393,32 +427,61 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     render(ctx, 'signup.njk', {
       csrf: token,
       action: `/interaction/${interaction.uid}/signup`,
+      checkUsername: `/interaction/${interaction.uid}/signup/username`,
       frames: deps.captureFrames.enroll,
       client: await clientOf(interaction),
       backUrl: `/interaction/${interaction.uid}`,
-    }, { uid: interaction.uid, csrf: token, next: { signup: `/interaction/${interaction.uid}/signup` } });
+    }, { uid: interaction.uid, csrf: token, next: { signup: `/interaction/${interaction.uid}/signup`, username: `/interaction/${interaction.uid}/signup/username` } });
   });
 
   router.post('/interaction/:uid/signup', async (ctx) => {
     ctx.state.retryUrl = `/interaction/${ctx.params.uid}/signup`;
     const interaction = await details(ctx, 'login');
-    const decision = await deps.flow.signUp({ body: bodyOf(ctx), ...requestContext(ctx, interaction) });
+    const seen: { fields?: Record<string, string | undefined> } = {};
+    let decision: LoginDecision;
+    try {
+      decision = await deps.flow.signUp({ body: bodyOf(ctx, seen), ...requestContext(ctx, interaction) });
+    } catch (error) {
+      const page = { action: `/interaction/${interaction.uid}/signup`, checkUsername: `/interaction/${interaction.uid}/signup/username`, client: await clientOf(interaction), backUrl: `/interaction/${interaction.uid}` };
+      if (await signUpAgain(ctx, error, seen, page)) return;
+      throw error;
+    }
     await finish(ctx, loginResult(decision, {}, deps.clock.now()));
   });
+
+  // Before the camera: is the username free? As costly to ask as a sign-up (the same per-address
+  // budget), so it tells no more about which accounts exist than a sign-up attempt would.
+  const checkUsername = async (ctx: Context) => {
+    const fields = ctx.is('application/json') ? await parseCheckedJson(ctx, csrf) : await parseCheckedForm(ctx, csrf);
+    ctx.body = await deps.flow.usernameAvailable({ username: typeof fields.username === 'string' ? fields.username : '', ip: ctx.ip });
+  };
+  router.post('/interaction/:uid/signup/username', async (ctx) => {
+    await details(ctx, 'login');
+    await checkUsername(ctx);
+  });
+  router.post('/signup/username', checkUsername);
+
+  /** The interaction's grant, widened by what the consent covers. */
+  async function saveGrant(interaction: Details, accountId: string, scopes: string[], claims: string[]): Promise<string> {
+    const grant = interaction.grantId
+      ? await provider.Grant.find(interaction.grantId)
+      : new provider.Grant({ accountId, clientId: String(interaction.params.client_id) });
+    if (!grant) throw new AppError('interaction_expired', 'This consent request has expired.', { status: 400 });
+    if (scopes.length > 0) grant.addOIDCScope(scopes.join(' '));
+    if (claims.length > 0) grant.addOIDCClaims(claims);
+    return grant.save();
+  }
 
   router.post('/interaction/:uid/confirm', async (ctx) => {
     await parseCheckedForm(ctx, csrf);
     const interaction = await details(ctx, 'consent');
     const accountId = interaction.session?.accountId;
     if (!accountId) throw new AppError('interaction_expired', 'Your session has ended. Please sign in again.', { status: 400 });
-    const grant = interaction.grantId
-      ? await provider.Grant.find(interaction.grantId)
-      : new provider.Grant({ accountId, clientId: String(interaction.params.client_id) });
-    if (!grant) throw new AppError('interaction_expired', 'This consent request has expired.', { status: 400 });
     const { missingOIDCScope = [], missingOIDCClaims = [] } = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
-    if (missingOIDCScope.length > 0) grant.addOIDCScope(missingOIDCScope.join(' '));
-    if (missingOIDCClaims.length > 0) grant.addOIDCClaims(missingOIDCClaims);
-    const grantId = await grant.save();
+    const grantId = await saveGrant(interaction, accountId, missingOIDCScope, missingOIDCClaims);
+    // Remembered for later sessions; offline access is not: a refresh token needs prompt=consent
+    // every time (OpenID Connect Core 1.0, 11).
+    await deps.consents.remember(accountId, String(interaction.params.client_id), missingOIDCScope.filter((scope) => scope !== 'offline_access'), missingOIDCClaims, new Date(deps.clock.now()));
     await finish(ctx, { consent: { grantId } });
   });
 
@@ -430,12 +493,18 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
 
   router.get('/signup', async (ctx) => {
     const token = csrf.token(ctx);
-    render(ctx, 'signup.njk', { csrf: token, action: '/signup', frames: deps.captureFrames.enroll }, { csrf: token, next: { signup: '/signup' } });
+    render(ctx, 'signup.njk', { csrf: token, action: '/signup', checkUsername: '/signup/username', frames: deps.captureFrames.enroll }, { csrf: token, next: { signup: '/signup', username: '/signup/username' } });
   });
 
   router.post('/signup', async (ctx) => {
     ctx.state.retryUrl = '/signup';
-    await deps.flow.signUp({ body: bodyOf(ctx), ip: ctx.ip });
+    const seen: { fields?: Record<string, string | undefined> } = {};
+    try {
+      await deps.flow.signUp({ body: bodyOf(ctx, seen), ip: ctx.ip });
+    } catch (error) {
+      if (await signUpAgain(ctx, error, seen, { action: '/signup', checkUsername: '/signup/username' })) return;
+      throw error;
+    }
     seeOther(ctx, '/signup/done');
   });
 

@@ -84,14 +84,28 @@ export function createTotp(deps: TotpDeps) {
       return { enabled, recoveryCodesLeft: enabled ? await deps.queries.remainingRecoveryCodes(accountId) : 0 };
     },
 
-    /** Starts (or restarts) enrollment: a new secret that is inactive until confirmed. */
+    /**
+     * Starts enrollment: a secret that is inactive until confirmed. A pending one is shown again
+     * (the user may have scanned it already; a wrong first code or a reload must not invalidate
+     * it) until it is confirmed or cancelled.
+     */
     async begin(accountId: string, label: string): Promise<TotpEnrollment> {
-      const secret = generateSecret({ length: 20 });
-      const stored = await deps.queries.putPending(accountId, deps.sealer.seal(Buffer.from(secret, 'utf8'), sealContext(accountId)));
-      if (!stored) throw new AppError('totp_already_enabled', 'An authenticator app is already set up. Remove it first.', { status: 409 });
+      const existing = await secretOf(accountId);
+      if (existing?.row.confirmed_at) throw new AppError('totp_already_enabled', 'An authenticator app is already set up. Remove it first.', { status: 409 });
+      let secret = existing?.secret;
+      if (!secret) {
+        secret = generateSecret({ length: 20 });
+        const stored = await deps.queries.putPending(accountId, deps.sealer.seal(Buffer.from(secret, 'utf8'), sealContext(accountId)));
+        if (!stored) throw new AppError('totp_already_enabled', 'An authenticator app is already set up. Remove it first.', { status: 409 });
+      }
       const uri = generateURI({ issuer: deps.issuer, label, secret, period: PERIOD });
       const qrSvg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
       return { secret, uri, qrSvg };
+    },
+
+    /** Drops a pending (unconfirmed) secret; a confirmed authenticator is left alone. */
+    async cancel(accountId: string): Promise<void> {
+      await deps.queries.deletePending(accountId);
     },
 
     /** Activates the pending secret with a first valid code; returns the recovery codes (shown once). */

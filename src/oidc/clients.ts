@@ -87,7 +87,7 @@ export async function seedClients(registry: ClientRegistry, options: { issuer: s
   }
   await registry.add({
     clientId: ACCOUNT_CLIENT_ID,
-    name: 'Your FaceID-FHE account',
+    name: 'your FaceID-FHE account',
     redirectUris: [new URL('/account/callback', options.issuer).href],
     authMethod: 'none',
     responseTypes: ['none'],

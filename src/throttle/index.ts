@@ -167,6 +167,29 @@ export function createThrottle(deps: { db: Db; clock?: Clock }) {
       };
     },
 
+    /**
+     * Where the keys stand, without spending anything: how long the strictest one is locked
+     * (0: not locked) and how many failures it still allows (after a lockout, one).
+     */
+    async peek(keys: ThrottleKey[]): Promise<{ lockedMs: number; remaining: number }> {
+      const rows = keys.length ? ((await db('auth_throttle').whereIn('key', keys.map((k) => k.key))) as Array<Row & { key: string }>) : [];
+      let lockedMs = 0;
+      let remaining = Infinity;
+      for (const entry of keys) {
+        const row = rows.find((r) => r.key === entry.key);
+        const until = row?.locked_until ? new Date(row.locked_until).getTime() : 0;
+        if (until > clock.now()) {
+          lockedMs = Math.max(lockedMs, until - clock.now());
+          remaining = 0;
+        } else if (until > 0) {
+          remaining = Math.min(remaining, 1);
+        } else {
+          remaining = Math.min(remaining, entry.policy.maxFailures - Number(row?.failures ?? 0));
+        }
+      }
+      return { lockedMs, remaining: Number.isFinite(remaining) ? Math.max(0, remaining) : 0 };
+    },
+
     /** Counts a request in a fixed window; over `limit` -> AppError `rate_limited` (429). */
     async hit(key: string, limit: number, windowMs: number): Promise<void> {
       const t = now();

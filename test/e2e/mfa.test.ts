@@ -113,8 +113,11 @@ describe.skipIf(skip !== null)('second factor, step-up and account self-service 
     expect(await claim('acr')).toBe(FACE);
     const before = await claim('auth_time');
     await page.click('#protected');
-    await page.waitForSelector('input[name=username]');
-    expect(await page.inputValue('input[name=username]')).toBe(USERNAME);
+    // A step-up names who is signed in; there is no username to type (or to get wrong).
+    await page.waitForSelector('[data-signed-in]');
+    await screenshot(page, 'mfa-5-stepup-signed-in-as');
+    expect(await page.textContent('[data-signed-in]')).toBe(USERNAME);
+    expect(await page.locator('#username').count()).toBe(0);
     await page.click('button[type=submit]');
     await faceStep('mfa-5-stepup');
     await screenshot(page, 'mfa-6-stepup-totp');

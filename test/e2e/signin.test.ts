@@ -100,8 +100,12 @@ describe.skipIf(skip !== null)('sign-up and sign-in in a real browser', () => {
     await page.click('#signin');
     await page.click('a[href$="/signup"]');
     await page.fill('#username', USERNAME);
-    await page.fill('#email', 'alice@example.com');
+    await page.fill('#email', 'alice@example.com'); // leaving the username field checks it
+    await page.waitForSelector('[data-username-status][data-available="yes"]');
     await page.fill('#name', 'Alice Example');
+    // The camera waits for the consent.
+    expect(await page.textContent('[data-status]')).toContain('Tick the box');
+    expect(await page.isDisabled('[data-capture]')).toBe(true);
     await page.check('input[name=consent]');
     await page.waitForSelector('[data-capture]:not([disabled])');
     await screenshot(page, 'signup-1-form-and-camera');

@@ -167,9 +167,15 @@ describe('TOTP second factor and step-up', () => {
   it('a step-up is pinned to the session\'s account', async () => {
     const first = await signIn('bob');
     await exchange(config, first.callback, first.request);
-    // bob's session; someone else's username (carol, same test face) at the step-up: denied.
+    // bob's session; someone else's username (carol, same test face) typed at the step-up: the
+    // step is bob's whatever the form says (the page shows "Signed in as bob"), so it is bob's
+    // face that is checked, and bob has no second factor: unmet, never a sign-in as carol.
+    const carol = await idp.app.services.accounts.findByUsername('carol');
+    const carolSignIns = async () => (await idp.database.knex('audit_events').where({ type: 'signin', outcome: 'success', account_id: carol!.id })).length;
+    const before = await carolSignIns();
     const other = await signIn('carol', { acr_values: FACE_OTP }, first.http);
-    expect(other.last.status).toBe(401);
-    expect(other.last.json()).toMatchObject({ error: 'face_not_matched' });
+    expect(other.last.status).toBe(403);
+    expect(other.last.json()).toMatchObject({ error: 'unmet_authentication_requirements' });
+    expect(await carolSignIns()).toBe(before);
   });
 });

@@ -90,5 +90,32 @@
     }
   });
 
-  start();
+  // Sign-up: the camera starts only once the user has agreed to the processing of their face.
+  const consent = form.querySelector('[data-consent]');
+  // Locked out (too many failed attempts): the camera waits, with the time left, instead of
+  // taking pictures that would only be refused.
+  const lockedUntil = Number(root.dataset.lockedSeconds || 0) > 0 ? Date.now() + Number(root.dataset.lockedSeconds) * 1000 : 0;
+  if (lockedUntil) {
+    const tick = () => {
+      const left = Math.ceil((lockedUntil - Date.now()) / 1000);
+      if (left <= 0) {
+        window.location.reload();
+        return;
+      }
+      const minutes = Math.floor(left / 60);
+      say('Too many failed attempts. You can try again in ' + (minutes > 0 ? minutes + ' min ' : '') + (left % 60) + ' s.');
+      setTimeout(tick, 1000);
+    };
+    tick();
+  } else if (consent && !consent.checked) {
+    say('Tick the box above to agree; then the camera starts.');
+    let started = false;
+    consent.addEventListener('change', () => {
+      if (!consent.checked || started) return;
+      started = true;
+      start();
+    });
+  } else {
+    start();
+  }
 })();

@@ -36,6 +36,9 @@ export function createTotpQueries(db: Db) {
       else query.whereNotNull('confirmed_at');
       return (await query) === 1;
     },
+    async deletePending(accountId: string): Promise<void> {
+      await db('totp_credentials').where({ account_id: accountId }).whereNull('confirmed_at').delete();
+    },
     async delete(accountId: string, trx: Db = db): Promise<void> {
       await trx('totp_credentials').where({ account_id: accountId }).delete();
       await trx('recovery_codes').where({ account_id: accountId }).delete();

@@ -64,6 +64,7 @@ function makeFlow(world: Partial<World> = {}) {
     totp: { isEnabled: async (id) => w.totp.has(id), verify: async (_id, code) => code === '123456', useRecoveryCode: async (_id, code) => code === 'abcde-fghij' },
     throttle: {
       hit: async (key) => void w.log.push(`rate:${key.split(':')[0]}`),
+      peek: async (keys) => (w.locked.has(keys[0]!.key) ? { lockedMs: 60_000, remaining: 0 } : { lockedMs: 0, remaining: 5 }),
       reserve: async (keys) => {
         const key = keys[0]!.key;
         if (w.locked.has(key)) throw new AppError('too_many_attempts', 'wait', { status: 429 });
