@@ -36,7 +36,8 @@ describe.skipIf(skip !== null)('front-channel logout in Chromium', () => {
       res.setHeader('content-type', 'text/html; charset=utf-8');
       if (url.pathname === '/frontchannel') {
         frameRequests.push(url);
-        res.end('<!doctype html><title>RP logout</title><p>signed out of the RP</p>');
+        // A slow RP: the page waits for its frame (long enough for a screenshot of the page).
+        setTimeout(() => res.end('<!doctype html><title>RP logout</title><p>signed out of the RP</p>'), 1500);
         return;
       }
       res.end('<!doctype html><title>RP home</title><h1>Relying party: signed out</h1>');
@@ -92,6 +93,7 @@ describe.skipIf(skip !== null)('front-channel logout in Chromium', () => {
     const confirmed = await signingOut;
     expect(confirmed.status()).toBe(200);
     expect(await confirmed.text()).toContain(`${rpUrl}/frontchannel?iss=`);
+    await screenshot(page, 'frontchannel-02-signing-out');
     await page.waitForURL(`${rpUrl}/?state=bye`, { timeout: 15_000 });
     expect(await page.locator('h1').textContent()).toBe('Relying party: signed out');
 
