@@ -165,7 +165,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/$/, '');
   const outboundPrivateOrigins = (e.OUTBOUND_PRIVATE_ORIGINS ?? '').split(',').map((entry) => entry.trim()).filter(Boolean).map((entry) => {
     const url = URL.parse(entry);
-    if (!url || !['http:', 'https:'].includes(url.protocol) || url.origin !== entry.replace(/\/$/, '')) {
+    const originOnly = url && url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password && !/[?#]/.test(entry);
+    if (!url || !originOnly || !['http:', 'https:'].includes(url.protocol)) {
       throw new AppError('config_invalid', `OUTBOUND_PRIVATE_ORIGINS: "${entry}" is not an origin (scheme://host[:port], http or https).`);
     }
     return url.origin;
