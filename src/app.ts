@@ -1,4 +1,5 @@
 import type { Router } from '@koa/router';
+import type { Middleware } from 'koa';
 import type { Provider } from 'oidc-provider';
 import { databaseUnavailableAs503, errorHandler, notFoundPage, requestMetrics, securityHeaders, staticFiles, type Views } from './http/index.ts';
 import type { Metrics } from './metrics/index.ts';
@@ -15,6 +16,8 @@ export interface AppTable {
   metrics: Metrics;
   secureCookies: boolean;
   isDatabaseUnavailable(error: unknown): boolean;
+  /** Turns oidc-provider's post-logout redirect into the front-channel logout page when needed. */
+  frontchannelLogout: Middleware;
   routers: Router[];
 }
 
@@ -41,6 +44,7 @@ export function mountApp(provider: Provider, table: AppTable): void {
     databaseUnavailableAs503(views), //          oidc-provider's 500 for a database outage -> 503
     securityHeaders({ hsts: table.secureCookies }), // CSP etc., before the handlers (see security.ts)
     errorHandler({ logger, views }), //          our errors -> page or JSON with a stable code
+    table.frontchannelLogout, //                 logout confirmed -> RPs' logout frames (inside the CSP)
     staticFiles(), //                            /static/*
     ...table.routers.map((router) => router.routes()), // ops, interaction, account, admin
     notFoundPage(views), //                      an empty 404 -> a readable page

@@ -18,7 +18,7 @@ import { createInteractionFlow, createInteractionRouter, type DEFAULT_POLICIES, 
 import { createSigningKeys } from './keys/index.ts';
 import { createMetrics, type Metrics } from './metrics/index.ts';
 import { createTotp } from './mfa/index.ts';
-import { createAdapterClass, createClientRegistry, createProvider, seedClients } from './oidc/index.ts';
+import { createAdapterClass, createClientRegistry, createFrontchannelLogout, createProvider, seedClients } from './oidc/index.ts';
 import { createPasskeys } from './passkeys/index.ts';
 import { ACR_PASSKEY, ACR_VALUES } from './policy/index.ts';
 import { createSealer } from './sealing/index.ts';
@@ -184,6 +184,9 @@ export async function createIdp(config: Config, overrides: IdpOverrides = {}): P
       proxyHops: config.proxyHops,
       secureCookies,
       acrValues: ACR_VALUES.filter((acr) => acr !== ACR_PASSKEY || config.passkeys.passkeyOnly),
+      pairwiseKey: keys.pairwiseSubject,
+      outboundPrivateOrigins: config.outboundPrivateOrigins,
+      logger,
     });
     const csrf = createCsrf({ key: keys.csrf.toString('base64url'), secureCookies });
     // Uploads stop at the face engine's own per-frame cap: a larger frame would be refused anyway.
@@ -195,6 +198,7 @@ export async function createIdp(config: Config, overrides: IdpOverrides = {}): P
       metrics,
       secureCookies,
       isDatabaseUnavailable,
+      frontchannelLogout: createFrontchannelLogout({ views, issuer: config.issuer, logger }),
       routers: [
         createOpsRouter({
           views,

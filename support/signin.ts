@@ -48,6 +48,8 @@ export interface SignInOptions {
   consent?: boolean;
   /** Supplies the second factor when the IdP asks for one. */
   totp?: () => Promise<string>;
+  /** The client's redirect_uri, when it is not REDIRECT_URI (pass the same to authRequest). */
+  redirectUri?: string;
 }
 
 export interface InteractionState {
@@ -65,9 +67,10 @@ export interface InteractionState {
  */
 export async function signInOverHttp(client: HttpClient, request: AuthRequest, username: string, frames: Frame[], options: SignInOptions = {}): Promise<{ last: Response; callback: URL; steps: string[] }> {
   const steps: string[] = [];
+  const redirectUri = options.redirectUri ?? REDIRECT_URI;
   let response = await client.follow(await client.get(request.url.href));
   for (let round = 0; round < 8; round += 1) {
-    if (response.location?.startsWith(REDIRECT_URI)) return { last: response, callback: new URL(response.location), steps };
+    if (response.location?.startsWith(redirectUri)) return { last: response, callback: new URL(response.location), steps };
     if (response.status !== 200) return { last: response, callback: new URL('about:blank'), steps };
     const state = response.json<InteractionState>();
     if (state.step === 'totp') {

@@ -17,7 +17,7 @@ const USAGE = `Usage: npm run cli -- <command> [options]
   user:delete --username U
   user:reset-face --username U --face IMG [--face IMG ...]   (after checking the person's identity; audited)
   user:list
-  client:add --name N --redirect-uri URI [--redirect-uri URI ...] [--post-logout-uri URI ...] [--public] [--first-party] [--client-id ID]
+  client:add --name N --redirect-uri URI [--redirect-uri URI ...] [--post-logout-uri URI ...] [--public] [--first-party] [--client-id ID] [--id-token-alg RS256|ES256]
   client:list
   client:delete --client-id ID
   keys:list
@@ -33,6 +33,7 @@ const OPTIONS = {
   'client-id': { type: 'string' },
   public: { type: 'boolean' },
   'first-party': { type: 'boolean' },
+  'id-token-alg': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -112,6 +113,7 @@ async function run(command: string, values: Values, config: Config, database: Da
           postLogoutRedirectUris: values['post-logout-uri'] ?? [],
           authMethod: values.public ? 'none' : 'client_secret_basic',
           firstParty: values['first-party'] ?? false,
+          ...(values['id-token-alg'] ? { idTokenSignedResponseAlg: values['id-token-alg'] } : {}),
         });
         await services.audit.record({ type: 'client_added', outcome: 'success', clientId: result.clientId, detail: { actor: 'operator' } });
         print(`client_id=${result.clientId}`);

@@ -46,6 +46,7 @@ const EnvSchema = z.object({
   PASSKEY_RP_ID: z.string().regex(/^(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9.-]+$/i, 'a domain name (WebAuthn does not allow IP addresses)').optional(),
   PASSKEY_ORIGINS: z.string().optional(),
   PASSKEY_ONLY_ACR: boolish.default(false),
+  OUTBOUND_PRIVATE_ORIGINS: z.string().optional(),
 });
 
 export interface Config {
@@ -77,6 +78,11 @@ export interface Config {
   readonly requestTimeoutMs: number;
   /** WebAuthn: the RP ID (the issuer's host name by default), the accepted origins, and whether a passkey alone may sign in. */
   readonly passkeys: { readonly rpId: string; readonly origins: readonly string[]; readonly passkeyOnly: boolean };
+  /**
+   * Relying-party origins the IdP may call although they resolve to loopback or private addresses
+   * (back-channel logout to an RP on the same host or network); every other such call is refused.
+   */
+  readonly outboundPrivateOrigins: readonly string[];
 }
 
 /**
@@ -157,6 +163,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const sampleRpSecret = e.SAMPLE_RP_CLIENT_SECRET ?? demo?.sampleRpClientSecret;
 
   const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/$/, '');
+  const outboundPrivateOrigins = (e.OUTBOUND_PRIVATE_ORIGINS ?? '').split(',').map((entry) => entry.trim()).filter(Boolean).map((entry) => {
+    const url = URL.parse(entry);
+    const originOnly = url && url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password && !/[?#]/.test(entry);
+    if (!url || !originOnly || !['http:', 'https:'].includes(url.protocol)) {
+      throw new AppError('config_invalid', `OUTBOUND_PRIVATE_ORIGINS: "${entry}" is not an origin (scheme://host[:port], http or https).`);
+    }
+    return url.origin;
+  });
   return Object.freeze({
     mode,
     port: e.PORT,
@@ -186,6 +200,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       origins: Object.freeze(e.PASSKEY_ORIGINS ? e.PASSKEY_ORIGINS.split(',').map((origin) => new URL(origin.trim()).origin) : [new URL(issuer).origin]),
       passkeyOnly: e.PASSKEY_ONLY_ACR,
     }),
+    outboundPrivateOrigins: Object.freeze(outboundPrivateOrigins),
   });
 }
 

@@ -22,6 +22,12 @@ export interface IdpKeys {
   readonly csrf: Buffer;
   /** WebAuthn user handles (what an authenticator stores instead of the account id). */
   readonly passkeyUserHandle: Buffer;
+  /**
+   * Pairwise subject identifiers (OpenID Connect Core 1.0, 8.1): the salt that makes a sector's
+   * `sub` unguessable from the account id. Derived from SEALING_KEY, so a new SEALING_KEY gives
+   * every pairwise client new subjects.
+   */
+  readonly pairwiseSubject: Buffer;
 }
 
 export function deriveIdpKeys(config: Pick<Config, 'sealingKey' | 'cookieKeys'>): IdpKeys {
@@ -35,5 +41,6 @@ export function deriveIdpKeys(config: Pick<Config, 'sealingKey' | 'cookieKeys'>)
     oidcPayloadId: deriveKey(root, 'oidc-payload-id'),
     csrf: deriveKey(Buffer.from(config.cookieKeys[0]!, 'utf8'), 'csrf'),
     passkeyUserHandle: deriveKey(root, 'passkey-user-handle'),
+    pairwiseSubject: deriveKey(root, 'pairwise-subject'),
   });
 }

@@ -1,8 +1,11 @@
-import { Provider, errors, interactionPolicy, type Configuration, type KoaContextWithOIDC, type FindAccount } from 'oidc-provider';
+import { createHmac } from 'node:crypto';
+import { Provider, errors, interactionPolicy, type Client, type Configuration, type KoaContextWithOIDC, type FindAccount } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { AccountQueries } from '../db/index.ts';
 import { renderErrorPage, type Views } from '../http/index.ts';
 import { acceptableAcrs, satisfies, type AcrParams } from '../policy/index.ts';
+import type { Logger } from '../shared/index.ts';
+import { ID_TOKEN_SIGNING_ALGS } from './clients.ts';
 
 interface ProviderDeps {
   issuer: string;
@@ -18,6 +21,11 @@ interface ProviderDeps {
   secureCookies: boolean;
   /** The acr values this deployment asserts (discovery's acr_values_supported). */
   acrValues: readonly string[];
+  /** The salt of pairwise subject identifiers (IdpKeys.pairwiseSubject). */
+  pairwiseKey: Buffer;
+  /** Relying-party origins on loopback or private networks the IdP may call (Config.outboundPrivateOrigins). */
+  outboundPrivateOrigins: readonly string[];
+  logger: Logger;
 }
 
 const SCOPES = ['openid', 'offline_access', 'profile', 'email'] as const;
@@ -42,12 +50,68 @@ function interactionPolicyWithStepUp() {
 }
 
 /**
+ * OpenID Connect Core 1.0, 8.1: a pairwise `sub` must be the same for one account and one sector
+ * and unlinkable across sectors. HMAC-SHA256 under a key derived from SEALING_KEY (never stored):
+ * without the key, nobody holding two sectors' subjects (or the database) can tell whether they
+ * name the same account, nor compute the subject of a known account id.
+ */
+export function pairwiseSubject(key: Buffer, sectorIdentifier: string, accountId: string): string {
+  return createHmac('sha256', key).update(`${sectorIdentifier}\n${accountId}`).digest('base64url');
+}
+
+/**
+ * Which browser origins may read the IdP's answers to a client's requests (oidc-provider asks for
+ * every actual CORS request to the token, userinfo, revocation, introspection and PAR endpoints;
+ * discovery and the JWKS are open to all origins, preflights are answered and the real request is
+ * judged here). The rule:
+ * - the origin must be one the client registered, i.e. the scheme, host and port of one of its
+ *   redirect URIs: a page of any other origin is not that client's, and reading tokens or
+ *   userinfo from it is what CORS exists to prevent (Fetch, 3.2);
+ * - and, except at userinfo, the client must be public (token_endpoint_auth_method none): a
+ *   browser page cannot keep a client secret (OAuth 2.0 for Browser-Based Applications), so a
+ *   confidential client talks to the token endpoint from its server, which needs no CORS; userinfo
+ *   is called with the access token alone;
+ * - the opaque origin `null` (sandboxed frames, file: pages) is never allowed.
+ * A refused origin gets no Access-Control-Allow-Origin and the request fails with invalid_request.
+ */
+export function corsAllowed(route: string | undefined, origin: string, client: Pick<Client, 'redirectUris' | 'clientAuthMethod'>): boolean {
+  if (origin === 'null') return false;
+  const registered = (client.redirectUris ?? []).some((uri) => {
+    const url = URL.parse(uri);
+    return url !== null && (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === origin;
+  });
+  if (!registered) return false;
+  return route === 'userinfo' || client.clientAuthMethod === 'none';
+}
+
+/**
+ * Outbound calls to relying parties (back-channel logout tokens, sector_identifier_uri documents).
+ * oidc-provider passes a dispatcher that refuses loopback, private and other special-use addresses
+ * (against server-side request forgery: a registered URI must not make the IdP probe its own
+ * network). Origins the operator lists in OUTBOUND_PRIVATE_ORIGINS go without it, so an RP on the
+ * same host or network can still be told of a logout.
+ */
+function outboundFetch(privateOrigins: readonly string[]): NonNullable<Configuration['fetch']> {
+  return (input, init) => {
+    const target = new URL(input instanceof Request ? input.url : input);
+    if (!privateOrigins.includes(target.origin)) return fetch(input, init);
+    const { dispatcher: _ssrfChecked, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
+    return fetch(input, rest);
+  };
+}
+
+/** Front-Channel Logout 1.0 client metadata, kept by us (oidc-provider 9 does not implement the spec). */
+const FRONTCHANNEL_METADATA = ['frontchannel_logout_uri', 'frontchannel_logout_session_required'] as const;
+
+/**
  * The only `new Provider`. Choices, with their reasons:
  * - authorization code flow only, PKCE (S256) required for every client (OAuth 2.0 Security BCP,
  *   RFC 9700 section 2.1.1; OAuth 2.1 makes it mandatory), so the implicit and hybrid flows are off;
  * - refresh tokens only with offline_access (OIDC Core 11) and consent;
  * - ID tokens always carry auth_time (require_auth_time by default), acr and amr (RFC 8176);
- * - devInteractions off: every interaction page is ours (src/interaction).
+ * - devInteractions off: every interaction page is ours (src/interaction);
+ * - per client (src/oidc/clients.ts): RS256 or ES256 ID tokens, public or pairwise subjects,
+ *   PAR required or not, back-channel and front-channel logout URIs (see frontchannel.ts).
  */
 export function createProvider(deps: ProviderDeps): Provider {
   const findAccount: FindAccount = async (_ctx, sub) => {
@@ -100,12 +164,37 @@ export function createProvider(deps: ProviderDeps): Provider {
       require_auth_time: true,
     },
     extraClientMetadata: {
-      properties: ['first_party'],
-      validator(_ctx, key, value) {
-        if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
-          throw new TypeError('first_party must be a boolean');
+      properties: ['first_party', ...FRONTCHANNEL_METADATA],
+      validator(_ctx, key, value, metadata) {
+        if ((key === 'first_party' || key === 'frontchannel_logout_session_required') && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
+        }
+        if (key === 'frontchannel_logout_uri' && value !== undefined) {
+          // Front-Channel Logout 1.0, 2: absolute, no fragment, the origin of a redirect URI.
+          const url = typeof value === 'string' ? URL.parse(value) : null;
+          const origins = ((metadata.redirect_uris as string[] | undefined) ?? []).map((uri) => URL.parse(uri)?.origin);
+          if (!url || !['http:', 'https:'].includes(url.protocol) || url.hash || !origins.includes(url.origin)) {
+            throw new errors.InvalidClientMetadata('frontchannel_logout_uri must be an http(s) URL without a fragment on the origin of a redirect_uri');
+          }
         }
       },
+    },
+    // OIDC Core 1.0, 8: public subjects by default, pairwise for clients registered so.
+    subjectTypes: ['public', 'pairwise'],
+    pairwiseIdentifier: (_ctx, accountId, client) => {
+      // oidc-provider sets the sector of every pairwise client (the redirect or sector URI's host).
+      const sector: unknown = client.sectorIdentifier;
+      if (typeof sector !== 'string' || sector === '') throw new Error(`client ${client.clientId} has no sector identifier`);
+      return pairwiseSubject(deps.pairwiseKey, sector, accountId);
+    },
+    clientBasedCORS: (ctx, origin, client) => corsAllowed(ctx.oidc.route, origin, client),
+    // Only what src/keys keeps an active key for (an alg without a key fails at signing time).
+    enabledJWA: { idTokenSigningAlgValues: [...ID_TOKEN_SIGNING_ALGS] },
+    fetch: outboundFetch(deps.outboundPrivateOrigins),
+    discovery: {
+      // Front-Channel Logout 1.0, 3 (served by frontchannel.ts).
+      frontchannel_logout_supported: true,
+      frontchannel_logout_session_supported: true,
     },
     cookies: {
       keys: [...deps.cookieKeys],
@@ -130,6 +219,13 @@ export function createProvider(deps: ProviderDeps): Provider {
         allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
       },
       userinfo: { enabled: true },
+      // Back-Channel Logout 1.0: at the end of a session every client of it with a
+      // backchannel_logout_uri is POSTed a logout token (signed like its ID tokens, typ
+      // logout+jwt, with sid when backchannel_logout_session_required), before the redirect.
+      backchannelLogout: { enabled: true },
+      // RFC 9126: any client may push its request first; a client registered with
+      // require_pushed_authorization_requests must (a plain authorization request is refused).
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false, allowUnregisteredRedirectUris: false },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => page(ctx, deps.views.render('logout.njk', { form, host: ctx.host })),
@@ -175,6 +271,19 @@ export function createProvider(deps: ProviderDeps): Provider {
   };
 
   const provider = new Provider(deps.issuer, configuration);
+  // Front-Channel Logout 1.0, 3: an RP that wants iss and sid on its logout URI needs sid in its ID
+  // tokens to match them. oidc-provider puts sid in only for back-channel clients
+  // (Client#includeSid): this adds the front-channel ones.
+  const includeSid = provider.Client.prototype.includeSid;
+  provider.Client.prototype.includeSid = function includeSidForLogout(this: Client) {
+    const metadata = this.metadata();
+    return includeSid.call(this) || (typeof metadata.frontchannel_logout_uri === 'string' && metadata.frontchannel_logout_session_required === true);
+  };
+  // A logout token the RP did not take (not 200/204, or no answer within oidc-provider's 2.5 s):
+  // the user is signed out here all the same, and the operator should know. Never the token itself.
+  provider.on('backchannel.error', (_ctx: unknown, err: Error, client: Client) => {
+    deps.logger.warn({ clientId: client.clientId, reason: err.message }, 'back-channel logout delivery failed');
+  });
   provider.proxy = deps.trustProxy;
   // Only the entries our proxies appended are trusted: the leftmost ones are whatever the client
   // sent, and per-IP limits keyed on them could be dodged by writing a fresh address each time.

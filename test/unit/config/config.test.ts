@@ -43,6 +43,15 @@ describe('configuration', () => {
     expect(() => loadConfig({ DATA_DIR: dir(), COOKIE_KEYS: 'short' })).toThrow(/COOKIE_KEYS/);
   });
 
+  it('OUTBOUND_PRIVATE_ORIGINS takes origins only, normalised', () => {
+    const dataDir = dir();
+    expect(loadConfig({ DATA_DIR: dataDir }).outboundPrivateOrigins).toEqual([]);
+    expect(loadConfig({ DATA_DIR: dataDir, OUTBOUND_PRIVATE_ORIGINS: ' http://10.0.0.5:8080 , https://RP.internal/ ' }).outboundPrivateOrigins).toEqual(['http://10.0.0.5:8080', 'https://rp.internal']);
+    for (const bad of ['http://rp.internal/logout', 'ftp://rp.internal', 'rp.internal']) {
+      expect(() => loadConfig({ DATA_DIR: dataDir, OUTBOUND_PRIVATE_ORIGINS: bad }), bad).toThrow(/OUTBOUND_PRIVATE_ORIGINS/);
+    }
+  });
+
   it('is frozen', () => {
     const config = loadConfig({ DATA_DIR: dir() });
     expect(Object.isFrozen(config)).toBe(true);

@@ -50,6 +50,18 @@ describe('OpenID Connect protocol', () => {
     expect(metadata.revocation_endpoint).toBe(`${idp.url}/token/revocation`);
     expect(metadata.end_session_endpoint).toBe(`${idp.url}/session/end`);
     expect(metadata.userinfo_endpoint).toBe(`${idp.url}/me`);
+    // Per-client options (test/unit/oidc/relying-party-options.test.ts): ID-token algs with a key
+    // each, pairwise subjects, PAR (required per client, not for all), both logout channels.
+    expect(metadata.id_token_signing_alg_values_supported).toEqual(['RS256', 'ES256']);
+    expect(metadata.subject_types_supported).toEqual(['public', 'pairwise']);
+    expect(metadata.pushed_authorization_request_endpoint).toBe(`${idp.url}/request`);
+    expect(metadata.require_pushed_authorization_requests).toBeUndefined();
+    expect(metadata).toMatchObject({
+      backchannel_logout_supported: true,
+      backchannel_logout_session_supported: true,
+      frontchannel_logout_supported: true,
+      frontchannel_logout_session_supported: true,
+    });
     const jwks = (await (await fetch(metadata.jwks_uri!)).json()) as { keys: Array<Record<string, unknown>> };
     expect(jwks.keys.map((key) => key.alg).sort()).toEqual(['ES256', 'ES256', 'RS256', 'RS256']);
     expect(jwks.keys.every((key) => key.d === undefined)).toBe(true);
