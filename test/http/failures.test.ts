@@ -49,7 +49,9 @@ describe('when the key custodian fails', () => {
     expect(denied.headers.get('retry-after')).toBeTruthy();
     const page = await attempt('text/html');
     expect(page.status).toBe(503);
-    expect(page.text).toContain('Temporarily unavailable');
+    expect(page.text).toContain('Face sign-in unavailable');
+    expect(page.text).toContain('Please try again in a moment');
+    expect(page.text).toContain('data-error-code="custodian_unavailable"');
     const ready = await fetch(`${idp.url}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({ checks: { database: true, custodian: false } });
