@@ -21,14 +21,9 @@ export async function testDatabase(options: { pglite?: boolean; pgliteDataDir?: 
   const adminUrl = process.env.DATABASE_URL ?? url;
   const admin = knex({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
   await admin.raw('create schema if not exists ??', [schema]);
-  const instance = knex({
-    client: 'pg',
-    connection: url,
-    searchPath: [schema],
-    log: { warn() {}, error() {}, deprecate() {}, debug() {} },
-    pool: { min: 0, max: 10, acquireTimeoutMillis: 3000 },
-    acquireConnectionTimeout: 3000,
-  });
+  // The product's own connection settings (timeouts included): a test of "the database stops
+  // answering" must exercise the timeouts the IdP runs with, not the driver's defaults.
+  const { knex: instance } = connectDatabase({ url, dataDir: '', searchPath: [schema] });
   await migrateLatest(instance);
   let closed = false;
   return {

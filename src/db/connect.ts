@@ -49,6 +49,8 @@ export interface DatabaseOptions {
   /** Embedded only: keep the database in memory (tests). */
   inMemory?: boolean;
   poolMax?: number;
+  /** PostgreSQL only: the schemas to search (tests give each file a private schema). */
+  searchPath?: string[];
 }
 
 export interface Database {
@@ -81,6 +83,7 @@ export function connectDatabase(options: DatabaseOptions): Database {
       },
       pool: { min: 0, max: options.poolMax ?? 10, acquireTimeoutMillis: 5_000 },
       acquireConnectionTimeout: 5_000,
+      ...(options.searchPath ? { searchPath: options.searchPath } : {}),
     });
     return { knex: instance, kind: 'postgres', close: () => instance.destroy() };
   }
