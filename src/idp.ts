@@ -9,7 +9,7 @@ import { deriveIdpKeys, type Config } from './config/index.ts';
 import { createCustodianClient, type CustodianClient } from './custodian/index.ts';
 import {
   connectDatabase, createAccountQueries, createAuditQueries, createClientQueries, createCustodianForgetQueries, createDeviceQueries,
-  createOidcPayloadQueries, createSigningKeyQueries, createTemplateQueries, createTotpQueries, createWebauthnQueries, createConsentQueries, isDatabaseUnavailable, migrateLatest, type Database,
+  createOidcPayloadQueries, createSigningKeyQueries, createTemplateQueries, createTotpQueries, createWebauthnQueries, createConsentQueries, createLivenessQueries, isDatabaseUnavailable, migrateLatest, type Database,
 } from './db/index.ts';
 import { createFaceEngine, DEFAULT_MATCH_THRESHOLD, FACE_LIMITS } from './face/index.ts';
 import { createHeEngine } from './he/index.ts';
@@ -19,8 +19,9 @@ import { createSigningKeys } from './keys/index.ts';
 import { createMetrics, type Metrics } from './metrics/index.ts';
 import { createTotp } from './mfa/index.ts';
 import { createAdapterClass, createClientRegistry, createFrontchannelLogout, createProvider, seedClients } from './oidc/index.ts';
+import { CAPTURE, createLiveness, type ActionGenerator, type Liveness, type LivenessFace } from './liveness/index.ts';
 import { createPasskeys } from './passkeys/index.ts';
-import { ACR_PASSKEY, ACR_VALUES } from './policy/index.ts';
+import { ACR_PASSKEY, ACR_VALUES, AMR_PAD } from './policy/index.ts';
 import { createSealer } from './sealing/index.ts';
 import { createCloseStack, createLogger, systemClock, type Clock, type Logger } from './shared/index.ts';
 import { createThrottle } from './throttle/index.ts';
@@ -48,6 +49,8 @@ export interface IdpOverrides {
   /** Per-IP request rates and failure policies (tests and load benchmarks). */
   rates?: Partial<typeof DEFAULT_RATES>;
   policies?: Partial<typeof DEFAULT_POLICIES>;
+  /** Presentation-attack detection: the challenge generator (tests fix it) and the face port it uses. */
+  liveness?: { generate?: ActionGenerator; face?: LivenessFace };
   /** Frames per capture on the camera pages. */
   captureFrames?: { signIn: number; enroll: number };
   /** false: capabilities only, no oidc-provider and no routes (the CLI). */
@@ -85,12 +88,16 @@ async function createServices(config: Config, overrides: IdpOverrides, stack: Re
   }
   const db = database.knex;
   let face: FacePort;
+  let livenessFace: LivenessFace | undefined = overrides.liveness?.face;
   if (overrides.face === 'none') face = { modelVersion: 'none', enroll: noFace, probe: noFace };
-  else if (overrides.face) face = overrides.face;
-  else {
+  else if (overrides.face) {
+    face = overrides.face;
+    if (!livenessFace && 'observe' in overrides.face) livenessFace = overrides.face as FacePort & LivenessFace;
+  } else {
     const engine = await createFaceEngine({ workers: config.face.workers, logger });
     stack.defer(() => engine.close());
     face = engine;
+    livenessFace ??= engine;
   }
   let he = overrides.he;
   if (!he) {
@@ -129,6 +136,7 @@ async function createServices(config: Config, overrides: IdpOverrides, stack: Re
     forgets: createCustodianForgetQueries(db),
     webauthn: createWebauthnQueries(db),
     consents: createConsentQueries(db),
+    liveness: createLivenessQueries(db),
   };
   const audit = createAudit({ queries: queries.audit, logger, pseudonymKey: keys.auditPseudonym, metrics });
   const clients = createClientRegistry({ clients: queries.clients, sealer });
@@ -149,6 +157,14 @@ async function createServices(config: Config, overrides: IdpOverrides, stack: Re
   const throttle = createThrottle({ db, clock });
   const passkeys = createPasskeys({ queries: queries.webauthn, config: { rpId: config.passkeys.rpId, rpName: 'FaceID-FHE', origins: config.passkeys.origins }, userHandleKey: keys.passkeyUserHandle, clock });
 
+  // Presentation-attack detection, on every camera page unless LIVENESS=off. It needs the real
+  // engine's per-frame observations: a process without them cannot claim PAD.
+  let liveness: Liveness | undefined;
+  if (config.liveness.enabled && overrides.face !== 'none') {
+    if (!livenessFace) throw new Error('LIVENESS=on needs a face engine that observes frames (set LIVENESS=off for this face port)');
+    liveness = createLiveness({ queries: queries.liveness, face: livenessFace, frameKey: keys.livenessFrame, clock, generate: overrides.liveness?.generate });
+  }
+
   // ---- 4. the sign-in flow ------------------------------------------------------------------
   const flow = createInteractionFlow({
     accounts, biometric, audit, totp, throttle, passkeys, clock,
@@ -159,7 +175,7 @@ async function createServices(config: Config, overrides: IdpOverrides, stack: Re
     policies: overrides.policies,
   });
 
-  return { config, logger, clock, metrics, database, db, keys, sealer, queries, custodian, audit, clients, signingKeys, biometric, accounts, totp, throttle, passkeys, flow };
+  return { config, logger, clock, metrics, database, db, keys, sealer, queries, custodian, audit, clients, signingKeys, biometric, accounts, totp, throttle, passkeys, liveness, flow };
 }
 
 export async function createIdp(config: Config, overrides: IdpOverrides = {}): Promise<Idp> {
@@ -184,13 +200,16 @@ export async function createIdp(config: Config, overrides: IdpOverrides = {}): P
       proxyHops: config.proxyHops,
       secureCookies,
       acrValues: ACR_VALUES.filter((acr) => acr !== ACR_PASSKEY || config.passkeys.passkeyOnly),
+      amrValues: ['face', 'otp', 'hwk', 'swk', 'user', 'mfa', ...(services.liveness ? [AMR_PAD] : [])],
       pairwiseKey: keys.pairwiseSubject,
       outboundPrivateOrigins: config.outboundPrivateOrigins,
       logger,
     });
     const csrf = createCsrf({ key: keys.csrf.toString('base64url'), secureCookies });
     // Uploads stop at the face engine's own per-frame cap: a larger frame would be refused anyway.
-    const frameLimits = { maxFiles: 8, maxFileBytes: FACE_LIMITS.frame.maxBytes };
+    // A liveness burst is up to CAPTURE.maxFrames frames of a 640x480 camera (tens of kB each);
+    // without PAD a capture is a few pictures of up to the face engine's own cap.
+    const frameLimits = services.liveness ? { maxFiles: CAPTURE.maxFrames, maxFileBytes: 512 * 1024 } : { maxFiles: 8, maxFileBytes: FACE_LIMITS.frame.maxBytes };
     const captureFrames = overrides.captureFrames ?? { signIn: 3, enroll: 5 };
     mountApp(provider, {
       logger,
@@ -208,7 +227,7 @@ export async function createIdp(config: Config, overrides: IdpOverrides = {}): P
           checks: { database: () => services.db.raw('select 1'), custodian: () => services.custodian.health() },
           sampleRpUrl: config.sampleRp?.url,
         }),
-        createInteractionRouter({ provider, flow: services.flow, views, csrf, frameLimits, captureFrames, secureCookies, clock: services.clock, consents: services.queries.consents }),
+        createInteractionRouter({ provider, flow: services.flow, views, csrf, frameLimits, captureFrames, secureCookies, clock: services.clock, consents: services.queries.consents, liveness: services.liveness }),
         createAccountRouter({ provider, accounts: services.accounts, totp: services.totp, audit: services.audit, passkeys: services.passkeys, flow: services.flow, passkeyOnly: config.passkeys.passkeyOnly, consents: services.queries.consents, views, csrf, issuer: config.issuer, secureCookies, frameLimits, captureFrames }),
         createAdminRouter({ audit: services.audit, throttle: services.throttle, views, credentials: config.admin }),
       ],

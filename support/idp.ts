@@ -18,7 +18,7 @@ export interface IdpHandle {
 }
 
 /** The real biometric parts (test/support/parts.ts) and what else a test wants to override. */
-export type Parts = Required<Pick<IdpOverrides, 'face' | 'custodian' | 'he'>> & Pick<IdpOverrides, 'captureFrames' | 'rates' | 'policies' | 'clock'>;
+export type Parts = Required<Pick<IdpOverrides, 'face' | 'custodian' | 'he'>> & Pick<IdpOverrides, 'captureFrames' | 'rates' | 'policies' | 'clock' | 'liveness'>;
 
 /** The real app on a real HTTP server on port 0, with a fresh database (see db.ts). */
 export interface StartOptions {
@@ -49,7 +49,7 @@ export async function startIdp(parts: Parts, options: StartOptions = {}): Promis
   const port = (server.address() as AddressInfo).port;
   const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'faceid-idp-'));
-  const config = loadConfig({ DATA_DIR: dataDir, PORT: String(port), ISSUER: url, LOG_LEVEL: 'silent', ...options.env });
+  const config = loadConfig({ DATA_DIR: dataDir, PORT: String(port), ISSUER: url, LOG_LEVEL: 'silent', LIVENESS: 'off', ...options.env });
   const database = options.database ?? (await testDatabase({ pglite: options.pglite, pgliteDataDir: options.persistentPglite ? dataDir : undefined }));
   const app = await createIdp(config, { logger: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), database, ...parts });
   handler = app.callback!;

@@ -50,6 +50,18 @@ export interface SignInOptions {
   totp?: () => Promise<string>;
   /** The client's redirect_uri, when it is not REDIRECT_URI (pass the same to authRequest). */
   redirectUri?: string;
+  /** Presentation-attack detection: `frames` are a burst with these capture times, answering a fresh challenge. */
+  burstTimes?: number[];
+}
+
+/** PAD over the contract: a challenge for the face step at `facePath`, then the burst answering it. */
+export async function postBurst(client: HttpClient, facePath: string, csrf: string, frames: Frame[], times: number[], accept?: string): Promise<Response> {
+  const challenge = await client.postForm(`${facePath}/challenge`, { csrf }, 'application/json');
+  expect(challenge.status, challenge.text).toBe(200);
+  // As a camera would: the burst is filmed after the challenge arrives (the server refuses a
+  // burst whose capture times span longer than its challenge has existed).
+  await new Promise((resolve) => setTimeout(resolve, times.at(-1) ?? 0));
+  return client.postFrames(facePath, { csrf, challenge: challenge.json<{ challenge: string }>().challenge, times: JSON.stringify(times) }, frames, accept);
 }
 
 export interface InteractionState {
@@ -81,7 +93,8 @@ export async function signInOverHttp(client: HttpClient, request: AuthRequest, u
       steps.push('face');
       response = await client.postForm(state.next.login!, { username, csrf: state.csrf });
       expect(response.status, response.text).toBe(303);
-      response = await client.postFrames(new URL(response.location!).pathname, { csrf: state.csrf }, frames);
+      const facePath = new URL(response.location!).pathname;
+      response = options.burstTimes ? await postBurst(client, facePath, state.csrf, frames, options.burstTimes) : await client.postFrames(facePath, { csrf: state.csrf }, frames);
     } else if (state.prompt === 'consent') {
       steps.push('consent');
       response = await client.postForm(options.consent === false ? state.next.abort! : state.next.confirm!, { csrf: state.csrf });

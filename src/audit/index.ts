@@ -25,6 +25,7 @@ export type AuditType =
   | 'admin_login'
   | 'template_tampered'
   | 'passkey_signin'
+  | 'liveness_refused'
   | 'passkey_registered'
   | 'passkey_removed'
   | 'consent_revoked';

@@ -46,6 +46,9 @@ const EnvSchema = z.object({
   PASSKEY_RP_ID: z.string().regex(/^(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9.-]+$/i, 'a domain name (WebAuthn does not allow IP addresses)').optional(),
   PASSKEY_ORIGINS: z.string().optional(),
   PASSKEY_ONLY_ACR: boolish.default(false),
+  // Presentation-attack detection on every camera step of the pages (sign-in, step-up, sign-up,
+  // re-enrollment). Off only for trusted cameras (kiosks) or integrations that post single frames.
+  LIVENESS: z.enum(['on', 'off']).default('on'),
   OUTBOUND_PRIVATE_ORIGINS: z.string().optional(),
 });
 
@@ -78,6 +81,7 @@ export interface Config {
   readonly requestTimeoutMs: number;
   /** WebAuthn: the RP ID (the issuer's host name by default), the accepted origins, and whether a passkey alone may sign in. */
   readonly passkeys: { readonly rpId: string; readonly origins: readonly string[]; readonly passkeyOnly: boolean };
+  readonly liveness: { readonly enabled: boolean };
   /**
    * Relying-party origins the IdP may call although they resolve to loopback or private addresses
    * (back-channel logout to an RP on the same host or network); every other such call is refused.
@@ -195,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     admin: e.ADMIN_USER && e.ADMIN_PASSWORD ? Object.freeze({ user: e.ADMIN_USER, password: e.ADMIN_PASSWORD }) : undefined,
     metricsToken: e.METRICS_TOKEN,
     requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+    liveness: Object.freeze({ enabled: e.LIVENESS === 'on' }),
     passkeys: Object.freeze({
       rpId: e.PASSKEY_RP_ID ?? new URL(issuer).hostname,
       origins: Object.freeze(e.PASSKEY_ORIGINS ? e.PASSKEY_ORIGINS.split(',').map((origin) => new URL(origin.trim()).origin) : [new URL(issuer).origin]),

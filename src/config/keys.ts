@@ -28,6 +28,8 @@ export interface IdpKeys {
    * every pairwise client new subjects.
    */
   readonly pairwiseSubject: Buffer;
+  /** Keyed hashes of the camera frames of checked bursts (a replayed burst is refused). */
+  readonly livenessFrame: Buffer;
 }
 
 export function deriveIdpKeys(config: Pick<Config, 'sealingKey' | 'cookieKeys'>): IdpKeys {
@@ -42,5 +44,6 @@ export function deriveIdpKeys(config: Pick<Config, 'sealingKey' | 'cookieKeys'>)
     csrf: deriveKey(Buffer.from(config.cookieKeys[0]!, 'utf8'), 'csrf'),
     passkeyUserHandle: deriveKey(root, 'passkey-user-handle'),
     pairwiseSubject: deriveKey(root, 'pairwise-subject'),
+    livenessFrame: deriveKey(root, 'liveness-frame'),
   });
 }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Context, Next } from 'koa';
 import { VIEWS_DIR } from './views.ts';
 
-const TYPES: Record<string, string> = { '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.svg': 'image/svg+xml' };
+const TYPES: Record<string, string> = { '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.svg': 'image/svg+xml', '.json': 'application/json', '.bin': 'application/octet-stream' };
 
 /**
  * Browser code we take from packages rather than write: served under /static/vendor/ from the
@@ -12,7 +12,13 @@ const TYPES: Record<string, string> = { '.css': 'text/css; charset=utf-8', '.js'
  */
 const VENDOR: Record<string, string> = {
   'simplewebauthn-browser.js': fileURLToPath(new URL('../../node_modules/@simplewebauthn/browser/dist/bundle/index.umd.min.js', import.meta.url)),
+  // The camera page's face tracker (prompts and feedback only: the server decides), with the two
+  // small models it needs (tiny detector 190 kB, tiny 68 landmarks 75 kB), from the same package
+  // the server uses.
+  'face-api.js': fileURLToPath(new URL('../../node_modules/@vladmandic/face-api/dist/face-api.js', import.meta.url)),
 };
+const MODELS_DIR = fileURLToPath(new URL('../../node_modules/@vladmandic/face-api/model/', import.meta.url));
+const MODELS = ['tiny_face_detector_model', 'face_landmark_68_tiny_model'].flatMap((m) => [`${m}-weights_manifest.json`, `${m}.bin`]);
 
 /** Serves the few files in views/static (and VENDOR) from memory: a fixed list, so no path ever reaches the disk. */
 export function staticFiles() {
@@ -23,6 +29,7 @@ export function staticFiles() {
     if (type) files.set(`/static/${name}`, { type, body: readFileSync(join(dir, name)) });
   }
   for (const [name, path] of Object.entries(VENDOR)) files.set(`/static/vendor/${name}`, { type: TYPES['.js']!, body: readFileSync(path) });
+  for (const name of MODELS) files.set(`/static/models/${name}`, { type: TYPES[extname(name)]!, body: readFileSync(join(MODELS_DIR, name)) });
   return async function serveStatic(ctx: Context, next: Next): Promise<void> {
     const reading = ctx.method === 'GET' || ctx.method === 'HEAD';
     if (reading && ctx.path === '/favicon.ico') {

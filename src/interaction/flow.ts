@@ -6,6 +6,7 @@ import type { BiometricService, VerifyOutcome } from '../biometric/index.ts';
 import type { DeviceQueries } from '../db/index.ts';
 import type { Totp } from '../mfa/index.ts';
 import type { Passkeys, PasskeyUse } from '../passkeys/index.ts';
+import { LivenessRefusal } from '../liveness/index.ts';
 import { ACR_FACE, amrOf, firstFactors, nextStep, type Acr, type Factor, type FactorDone } from '../policy/index.ts';
 import { AppError, isAppError, type Clock } from '../shared/index.ts';
 import { FACE_NEW_DEVICE_POLICY, FACE_POLICY, IP_POLICY, TOTP_POLICY, type Throttle, type ThrottleKey } from '../throttle/index.ts';
@@ -130,11 +131,25 @@ export function createInteractionFlow(deps: FlowDeps) {
     return factors;
   }
 
-  /** Reads the upload; a body that cannot be read gives its slot back (it was not an attempt). */
-  async function readOrRelease<T>(read: () => Promise<T>, reservation: { release(): Promise<void> }): Promise<T> {
+  /**
+   * Reads the upload (and, with PAD, checks the burst); a body that cannot be read, or a burst the
+   * user can fix (face lost, a turn missing), gives its slot back: it was not an attempt. A burst
+   * refused as a presentation attack is a failed attempt (NIST SP 800-63B-4 3.2.3), audited with
+   * the check's reason, which the answer itself never names.
+   */
+  async function readOrRelease<T>(read: () => Promise<T>, reservation: { release(): Promise<void>; fail(): Promise<{ lockedMs: number; lockedNow: boolean }> }, context: { accountId: string | null; kind: string } & RequestContext): Promise<T> {
     try {
       return await read();
     } catch (error) {
+      if (error instanceof LivenessRefusal) {
+        await deps.audit.record({ type: 'liveness_refused', outcome: error.reason, accountId: context.accountId, clientId: context.clientId ?? null, ip: context.ip ?? null, detail: { counted: error.counts } });
+        if (error.counts) {
+          const lock = await reservation.fail();
+          await recordLockout(lock, context.kind, context.accountId, context);
+          if (lock.lockedMs > 0) throw new AppError(error.code, `${error.message}${waitHint(lock)}`, { status: error.status, cause: error });
+          throw error;
+        }
+      }
       await reservation.release().catch(() => undefined);
       throw error;
     }
@@ -161,7 +176,7 @@ export function createInteractionFlow(deps: FlowDeps) {
       const username = input.username ?? account?.username ?? '';
       const budget = await faceBudget(username, account?.id, input.deviceId);
       const reservation = await deps.throttle.reserve([budget, ...ipKey('face-ip', input.ip)]);
-      const frames = await readOrRelease(input.frames, reservation);
+      const frames = await readOrRelease(input.frames, reservation, { accountId: account?.id ?? null, kind: 'face', ...input });
       if (frames.length === 0) {
         await reservation.release();
         throw new AppError('no_frames', 'No camera frame was received. Please try again.', { status: 422 });

@@ -12,6 +12,7 @@ declare module '../shared/errors.ts' {
     face_not_matched: true;
     interaction_expired: true;
     interaction_wrong_step: true;
+    liveness_disabled: true;
     no_frames: true;
     second_factor_expired: true;
     too_many_attempts: true;

@@ -6,6 +6,7 @@ import { frameUploadLimits, noStore, parseCheckedForm, parseCheckedJson, parseCh
 import { AppError, type Clock } from '../shared/index.ts';
 import { acceptableAcrs, type AcrParams, type Factor, type FactorDone } from '../policy/index.ts';
 import type { ConsentQueries } from '../db/index.ts';
+import type { Liveness } from '../liveness/index.ts';
 import type { InteractionFlow, LoginDecision, NextStep } from './flow.ts';
 import { abortResult, loginResult, unmetResult } from './result.ts';
 
@@ -41,6 +42,8 @@ interface InteractionRouterDeps {
   frameLimits: Pick<MultipartLimits, 'maxFiles' | 'maxFileBytes'>;
   /** How many frames the camera page captures for a sign-in and for an enrollment. */
   captureFrames: { signIn: number; enroll: number };
+  /** Presentation-attack detection (LIVENESS=on): camera steps answer a challenge with a burst. */
+  liveness?: Liveness;
   secureCookies: boolean;
   clock: Clock;
   /** Remembered consent (the consent page is asked once per client, until revoked). */
@@ -99,6 +102,19 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
 
   /** The camera upload, read only when the flow asks (after its rate and lockout checks). */
   const framesOf = (ctx: Context) => async () => (await parseCheckedMultipart(ctx, csrf, frameUpload)).files.map((file) => file.data);
+
+  /**
+   * With PAD: the burst answering `binding`'s challenge (fields `challenge` and `times`, a JSON
+   * array of capture times in ms, one per frame) is checked, and only its most frontal frames go on
+   * to the match. Without PAD: the frames as they are.
+   */
+  const checkedFramesOf = (ctx: Context, binding: string) => async () => {
+    const liveness = deps.liveness;
+    if (!liveness) return framesOf(ctx)();
+    const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
+    const { keyFrames } = await liveness.check({ binding, challengeId: body.fields.challenge ?? '', times: readTimes(body.fields.times), frames: body.files.map((file) => file.data) });
+    return keyFrames;
+  };
   const bodyOf = (ctx: Context, seen?: { fields?: Record<string, string | undefined> }) => async () => {
     const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
     if (seen) seen.fields = body.fields;
@@ -311,10 +327,22 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       csrf: token,
       action: `/interaction/${interaction.uid}/face`,
       frames: deps.captureFrames.signIn,
+      challengeUrl: deps.liveness ? `/interaction/${interaction.uid}/face/challenge` : undefined,
       client: await clientOf(interaction),
       viaPasskey: state.accountId !== undefined,
       attempts,
-    }, { uid: interaction.uid, prompt: 'login', step: 'face', csrf: token, username, attempts, next: { face: `/interaction/${interaction.uid}/face` } });
+    }, { uid: interaction.uid, prompt: 'login', step: 'face', csrf: token, username, attempts, liveness: deps.liveness !== undefined, next: { face: `/interaction/${interaction.uid}/face`, ...(deps.liveness ? { challenge: `/interaction/${interaction.uid}/face/challenge` } : {}) } });
+  });
+
+  // PAD: a new challenge for this sign-in's face step (each attempt gets its own).
+  router.post('/interaction/:uid/face/challenge', async (ctx) => {
+    const interaction = await details(ctx, 'login');
+    const { state } = progress(interaction);
+    await parseCheckedForm(ctx, csrf);
+    if (!deps.liveness) throw new AppError('liveness_disabled', 'This server does not use camera challenges.', { status: 404 });
+    if (!state.username && !state.accountId) throw new AppError('username_invalid', 'Please enter your username first.', { status: 422 });
+    const challenge = await deps.liveness.challenge(`interaction:${interaction.uid}`);
+    ctx.body = { challenge: challenge.id, actions: challenge.actions, expiresAt: new Date(challenge.expiresAt).toISOString(), capture: challenge.capture };
   });
 
   router.post('/interaction/:uid/face', async (ctx) => {
@@ -328,12 +356,12 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     if (pinned && state.accountId && pinned !== state.accountId) throw new AppError('interaction_wrong_step', 'This sign-in is for another account.', { status: 400 });
     const { accountId } = await deps.flow.faceSignIn({
       ...(state.accountId ? { accountId: state.accountId } : { username: readUsername(state.username) }),
-      frames: framesOf(ctx),
+      frames: checkedFramesOf(ctx, `interaction:${interaction.uid}`),
       deviceId: deviceOf(ctx),
       pinnedAccountId: pinned ?? state.accountId,
       ...requestContext(ctx, interaction),
     });
-    await advance(ctx, interaction, state, accountId, { factor: 'face' });
+    await advance(ctx, interaction, state, accountId, { factor: 'face', pad: deps.liveness !== undefined });
   });
 
   router.get('/interaction/:uid/passkey', async (ctx) => {
@@ -514,3 +542,18 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
 
   return router;
 }
+
+/** The `times` field of a burst: a JSON array of finite numbers (ms); anything else is a 400. */
+function readTimes(raw: string | undefined): number[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw ?? '');
+  } catch {
+    value = undefined;
+  }
+  if (!Array.isArray(value) || value.length > 64 || !value.every((t) => typeof t === 'number' && Number.isFinite(t) && t >= 0 && t < 600_000)) {
+    throw new AppError('bad_request', 'The capture times of the pictures are missing or malformed.', { status: 400 });
+  }
+  return value as number[];
+}
+

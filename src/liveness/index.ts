@@ -15,9 +15,6 @@ export { ACTIONS, TURN_SEQUENCES, randomTurns, CHALLENGE_TTL_MS, type Action, ty
 export { DEFAULT_LIVENESS_LIMITS, verifyBurst, type BurstVerdict, type LivenessLimits, type LivenessReason, type Observation } from './verify.ts';
 export { planarResidual, pose, type Pose } from './geometry.ts';
 
-/** The RFC 8176-style amr value (a registered-style private URN) asserting that PAD was performed. */
-export const AMR_PAD = 'urn:faceid-fhe:amr:pad';
-
 /** How the page should capture (sent with each challenge; measured: bench/liveness.ts). */
 export const CAPTURE = Object.freeze({ intervalMs: 200, minFrames: DEFAULT_LIVENESS_LIMITS.minFrames, maxFrames: DEFAULT_LIVENESS_LIMITS.maxFrames, maxDurationMs: 8_000 });
 
@@ -64,7 +61,9 @@ export class LivenessRefusal extends AppError {
     else if (user) super(user.code, user.message, { status: 422 });
     else super('liveness_failed', 'The camera check did not pass. Please try again, facing the camera in good light and turning your head as asked.', { status: 422 });
     this.reason = reason;
-    this.counts = !user;
+    // A turn not made, or made in the wrong order, is a failed attempt like a face that does not
+    // match (a print cannot make the turns); a face out of view or a broken capture is not.
+    this.counts = !user || reason === 'action_missing' || reason === 'wrong_order';
   }
 }
 
@@ -86,10 +85,11 @@ export function createLiveness(deps: LivenessDeps) {
      * Throws AppError (challenge_*) or LivenessRefusal.
      */
     async check(burst: BurstSubmission): Promise<{ keyFrames: Uint8Array[]; actions: string[] }> {
-      const spent = await challenges.spend(burst.challengeId, burst.binding);
+      // A malformed burst is refused before its challenge is spent.
       if (burst.frames.length < limits.minFrames || burst.frames.length > limits.maxFrames || burst.times.length !== burst.frames.length) {
         throw new AppError('bad_frame_count', `Between ${limits.minFrames} and ${limits.maxFrames} pictures, each with its capture time, are expected.`, { status: 400 });
       }
+      const spent = await challenges.spend(burst.challengeId, burst.binding);
       if (await deps.queries.seeFrames(burst.frames.map(hash), new Date(spent.receivedAt))) throw new LivenessRefusal('replayed');
       const observations = await deps.face.observe(burst.frames);
       const verdict = verifyBurst({ actions: spent.actions, observations, times: burst.times, elapsedMs: spent.receivedAt - spent.issuedAt }, limits);

@@ -21,6 +21,8 @@ interface ProviderDeps {
   secureCookies: boolean;
   /** The acr values this deployment asserts (discovery's acr_values_supported). */
   acrValues: readonly string[];
+  /** The amr values this deployment asserts (discovery's amr_values_supported). */
+  amrValues: readonly string[];
   /** The salt of pairwise subject identifiers (IdpKeys.pairwiseSubject). */
   pairwiseKey: Buffer;
   /** Relying-party origins on loopback or private networks the IdP may call (Config.outboundPrivateOrigins). */
@@ -195,6 +197,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       // Front-Channel Logout 1.0, 3 (served by frontchannel.ts).
       frontchannel_logout_supported: true,
       frontchannel_logout_session_supported: true,
+      // OpenID Connect Discovery 1.0, 3: the amr values ID tokens may carry (RFC 8176, plus the
+      // PAD value when presentation-attack detection is on).
+      amr_values_supported: [...deps.amrValues],
     },
     cookies: {
       keys: [...deps.cookieKeys],

@@ -33,7 +33,16 @@ export interface FactorDone {
   backedUp?: boolean;
   /** Passkeys: the authenticator verified the user (PIN, biometric), WebAuthn's UV flag. */
   userVerified?: boolean;
+  /** Face: presentation-attack detection (a liveness challenge) was passed. */
+  pad?: boolean;
 }
+
+/**
+ * amr value saying that the face was checked for presentation attacks (src/liveness). RFC 8176
+ * registers no such value; RFC 8176 (6.1) lets deployments use their own, and a URN cannot
+ * collide with a registered one. Listed in discovery (`amr_values_supported`).
+ */
+export const AMR_PAD = 'urn:faceid-fhe:amr:pad';
 
 /**
  * RFC 8176 (2) amr values: `face`; `otp` (a TOTP code or a recovery code); a passkey is `hwk`
@@ -44,6 +53,7 @@ export function amrOf(done: readonly FactorDone[]): string[] {
   const amr: string[] = [];
   for (const step of done) {
     if (step.factor === 'face') amr.push('face');
+    if (step.factor === 'face' && step.pad) amr.push(AMR_PAD);
     if (step.factor === 'otp') amr.push('otp');
     if (step.factor === 'passkey') {
       amr.push(step.backedUp ? 'swk' : 'hwk');

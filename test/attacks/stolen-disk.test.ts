@@ -93,7 +93,7 @@ describe('finding 3: a stolen copy of the IdP\'s data directory (npm start\'s la
 
   beforeAll(async () => {
     const [port, rpPort] = [await freePort(), await freePort()];
-    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, CUSTODIAN_KEY_DIR: custodianDir, PORT: String(port), RP_PORT: String(rpPort), LOG_LEVEL: 'warn', FACE_WORKERS: '1' };
+    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, CUSTODIAN_KEY_DIR: custodianDir, PORT: String(port), RP_PORT: String(rpPort), LOG_LEVEL: 'warn', FACE_WORKERS: '1', LIVENESS: 'off' };
     delete env.DATABASE_URL;
     delete env.SAMPLE_RP_URL;
     demo = spawn(process.execPath, ['scripts/start.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });

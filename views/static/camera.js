@@ -1,6 +1,12 @@
-// Camera step: live preview, capture a few JPEG frames, hand them to the form as files and submit
-// it (a normal form post, so the server's 303 redirects are followed by the browser). No inline
+// Camera step: live preview, capture JPEG frames, hand them to the form as files and submit it
+// (a normal form post, so the server's 303 redirects are followed by the browser). No inline
 // script anywhere (strict CSP); nothing is uploaded until the user presses the button.
+//
+// With a camera check (data-challenge-url, presentation-attack detection): the page asks the
+// server for a challenge (head turns, in an order chosen by the server), shows one prompt at a
+// time over the preview, tracks the face in the browser (face-api's tiny models) to say "turn a
+// little more" and to move to the next prompt, and records a burst of frames with their capture
+// times. The server checks the burst; nothing this page concludes is trusted.
 (() => {
   const root = document.querySelector('[data-camera]');
   if (!root) return;
@@ -12,6 +18,7 @@
   const errorBox = root.querySelector('[data-camera-error]');
   const errorText = root.querySelector('[data-camera-error-text]');
   const frames = Math.max(1, Math.min(8, Number(root.dataset.frames) || 3));
+  const challengeUrl = root.dataset.challengeUrl;
   let stream;
 
   const say = (text) => { status.textContent = text; };
@@ -42,13 +49,17 @@
 
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-  const grab = () => new Promise((resolve, reject) => {
-    const canvas = document.createElement('canvas');
+  const canvas = document.createElement('canvas');
+  const draw = () => {
     canvas.width = video.videoWidth || 640;
     canvas.height = video.videoHeight || 480;
     canvas.getContext('2d').drawImage(video, 0, 0, canvas.width, canvas.height);
-    canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('capture failed'))), 'image/jpeg', 0.92);
+    return canvas;
+  };
+  const toJpeg = (c) => new Promise((resolve, reject) => {
+    c.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('capture failed'))), 'image/jpeg', 0.85);
   });
+  const grab = () => toJpeg(draw());
 
   async function start() {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
@@ -63,30 +74,165 @@
       video.srcObject = stream;
       await video.play();
       button.disabled = false;
-      say('Looking for your face: keep it inside the oval, then press the button.');
+      say(challengeUrl
+        ? 'Keep your face inside the oval and press the button; then follow the prompts.'
+        : 'Looking for your face: keep it inside the oval, then press the button.');
+      if (challengeUrl) tracker.load();
     } catch (error) {
       showError(explain(error));
     }
+  }
+
+  const submit = (files) => {
+    const transfer = new DataTransfer();
+    files.forEach((blob, i) => transfer.items.add(new File([blob], 'frame-' + (i + 1) + '.jpg', { type: 'image/jpeg' })));
+    input.files = transfer.files;
+    say('Encrypting and matching…');
+    stream.getTracks().forEach((track) => track.stop());
+    form.submit();
+  };
+
+  // ---- the face tracker (feedback only) -------------------------------------------------------
+  // Yaw proxy as the server computes it (src/liveness/geometry.ts): the nose tip's offset from the
+  // middle of the jaw line, in jaw widths, along the jaw; positive when the user turns to their left.
+  const tracker = {
+    ready: false,
+    async load() {
+      const api = window.faceapi;
+      if (!api) return;
+      try {
+        await api.nets.tinyFaceDetector.loadFromUri('/static/models');
+        await api.nets.faceLandmark68TinyNet.loadFromUri('/static/models');
+        this.ready = true;
+      } catch {
+        this.ready = false; // prompts then advance on a timer; the server still decides
+      }
+    },
+    async look(source) {
+      const api = window.faceapi;
+      const found = await api.detectSingleFace(source, new api.TinyFaceDetectorOptions({ inputSize: 224, scoreThreshold: 0.4 })).withFaceLandmarks(true);
+      if (!found) return { face: false };
+      const p = found.landmarks.positions;
+      const jx = p[16].x - p[0].x, jy = p[16].y - p[0].y;
+      const width = Math.hypot(jx, jy);
+      const mx = (p[0].x + p[16].x) / 2, my = (p[0].y + p[16].y) / 2;
+      const yaw = ((p[30].x - mx) * jx + (p[30].y - my) * jy) / (width * width);
+      return { face: true, yaw, width };
+    },
+  };
+
+  const brightness = (c) => {
+    const small = document.createElement('canvas');
+    small.width = 32; small.height = 24;
+    const g = small.getContext('2d');
+    g.drawImage(c, 0, 0, 32, 24);
+    const d = g.getImageData(0, 0, 32, 24).data;
+    let sum = 0;
+    for (let i = 0; i < d.length; i += 4) sum += (d[i] + d[i + 1] + d[i + 2]) / 3;
+    return sum / (d.length / 4);
+  };
+
+  const PROMPTS = {
+    turn_left: { text: 'Turn your head to your left', more: 'A little more to your left', arrow: '←', side: 1 },
+    turn_right: { text: 'Turn your head to your right', more: 'A little more to your right', arrow: '→', side: -1 },
+  };
+  const promptBox = root.querySelector('[data-prompt]');
+  const promptText = root.querySelector('[data-prompt-text]');
+  const promptArrow = root.querySelector('[data-prompt-arrow]');
+  const progress = root.querySelector('[data-progress]');
+  const progressBar = root.querySelector('[data-progress-bar]');
+  const prompt = (text, arrow) => {
+    promptBox.hidden = false;
+    promptText.textContent = text;
+    promptArrow.textContent = arrow || '';
+    say(text);
+  };
+
+  async function challengeCapture() {
+    const csrf = form.querySelector('input[name=csrf]').value;
+    const response = await fetch(challengeUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: new URLSearchParams({ csrf }),
+      credentials: 'same-origin',
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(body.message || 'The camera check could not be started.');
+    form.querySelector('[data-challenge-input]').value = body.challenge;
+    const { intervalMs, maxFrames, maxDurationMs } = body.capture;
+    const steps = body.actions.filter((a) => PROMPTS[a]);
+    // The tracker's own threshold sits above the server's (0.12), so that a turn the page calls
+    // done is one the server sees too.
+    const target = 0.16;
+    const shots = [];
+    const times = [];
+    let t0 = 0;
+    let step = -1; // -1: waiting for a straight look
+    let after = 0; // frames still to take after the last turn (the way back)
+    progress.hidden = false;
+    prompt('Look straight at the camera');
+    const deadline = performance.now() + maxDurationMs + 4000;
+    while (shots.length < maxFrames && performance.now() < deadline) {
+      const tick = performance.now();
+      const frame = draw();
+      const seen = tracker.ready ? await tracker.look(frame) : { face: true, yaw: Number.NaN };
+      if (!seen.face) {
+        say(brightness(frame) < 45 ? 'It is too dark: turn on a light or face a window.' : 'We cannot see your face: keep it inside the oval.');
+      } else if (seen.width !== undefined && seen.width < 90) {
+        say('Come a little closer to the camera.');
+      }
+      if (step === -1) {
+        if (seen.face && (Number.isNaN(seen.yaw) || Math.abs(seen.yaw) < 0.08)) {
+          step = 0;
+          t0 = performance.now();
+          prompt(PROMPTS[steps[0]].text, PROMPTS[steps[0]].arrow);
+        }
+      }
+      if (step >= 0) {
+        shots.push(await toJpeg(frame));
+        times.push(Math.round(tick - t0));
+        if (step < steps.length) {
+          const want = PROMPTS[steps[step]];
+          const elapsed = performance.now() - t0;
+          // Without the tracker the prompts advance on a timer (1.8 s a turn).
+          const reached = Number.isNaN(seen.yaw) ? elapsed > (step + 1) * 1800 : seen.face && want.side * seen.yaw >= target;
+          if (reached) {
+            step += 1;
+            if (step < steps.length) prompt(PROMPTS[steps[step]].text, PROMPTS[steps[step]].arrow);
+            else { prompt('Now look straight at the camera'); after = 3; }
+          } else if (seen.face && !Number.isNaN(seen.yaw) && want.side * seen.yaw > 0.06) {
+            say(want.more);
+          }
+        } else if ((after -= 1) <= 0) break;
+        progressBar.style.width = Math.round((100 * Math.min(step, steps.length)) / steps.length) + '%';
+        if (performance.now() - t0 > maxDurationMs) break;
+      }
+      const wait = intervalMs - (performance.now() - tick);
+      if (wait > 0) await sleep(wait);
+    }
+    promptBox.hidden = true;
+    form.querySelector('[data-times-input]').value = JSON.stringify(times);
+    return shots;
   }
 
   button.addEventListener('click', async () => {
     if (!form.reportValidity()) return;
     button.disabled = true;
     try {
-      const transfer = new DataTransfer();
+      if (challengeUrl) {
+        submit(await challengeCapture());
+        return;
+      }
+      const shots = [];
       for (let i = 0; i < frames; i += 1) {
         say('Capturing ' + (i + 1) + ' of ' + frames + '… hold still.');
-        const blob = await grab();
-        transfer.items.add(new File([blob], 'frame-' + (i + 1) + '.jpg', { type: 'image/jpeg' }));
+        shots.push(await grab());
         if (i + 1 < frames) await sleep(250);
       }
-      input.files = transfer.files;
-      say('Encrypting and matching…');
-      stream.getTracks().forEach((track) => track.stop());
-      form.submit();
-    } catch {
+      submit(shots);
+    } catch (error) {
       button.disabled = false;
-      say('Capture failed, please try again.');
+      say(challengeUrl && error && error.message ? error.message : 'Capture failed, please try again.');
     }
   });
 
