@@ -1,7 +1,8 @@
 import { loadConfig } from './config/index.ts';
 import { createHttpServer } from './http/index.ts';
 import { createIdp } from './idp.ts';
-import { createLogger } from './shared/index.ts';
+import { createCommands, startOperatorApi, type OperatorApi } from './operator/index.ts';
+import { createLogger, isAppError } from './shared/index.ts';
 
 /**
  * Process entry for the IdP: configuration -> the IdP (src/idp.ts) -> listen. SIGTERM/SIGINT stop
@@ -13,7 +14,21 @@ if (config.mode === 'demo') {
   logger.warn({ dataDir: config.dataDir }, 'DEMO MODE: secrets are generated into the data directory; set FACEID_MODE=production with real secrets for any real use');
 }
 
-const idp = await createIdp(config, { logger });
+let idp: Awaited<ReturnType<typeof createIdp>>;
+try {
+  idp = await createIdp(config, { logger });
+} catch (error) {
+  // A refusal we raised on purpose (the embedded database is in use, a bad setting): its message, no stack.
+  if (!isAppError(error)) throw error;
+  process.stderr.write(`error (${error.code}): ${error.message}\n`);
+  process.exit(1);
+}
+// The embedded database is this process's alone (src/db/lock.ts): operator commands (npm run cli)
+// reach it through this process, on a socket in DATA_DIR. PostgreSQL serves them directly.
+let operator: OperatorApi | undefined;
+if (idp.services.database.kind === 'pglite') {
+  operator = await startOperatorApi({ dataDir: config.dataDir, commands: createCommands(idp.services), logger });
+}
 const server = createHttpServer(idp.callback!, { requestTimeoutMs: config.requestTimeoutMs });
 server.listen(config.port, config.host, () => {
   const address = server.address();
@@ -36,6 +51,7 @@ async function shutdown(signal: string): Promise<void> {
     server.close(() => resolve());
     server.closeIdleConnections();
   });
+  await operator?.close();
   await idp.close();
   logger.info('stopped');
   process.exit(0);
