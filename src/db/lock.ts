@@ -27,25 +27,29 @@ export interface DirectoryLock {
   release(): void;
 }
 
-/** The kernel's start time of `pid` (Linux), or null where there is no /proc. */
-function startTimeOf(pid: number | 'self'): string | null {
+/** Fields 3.. of /proc/<pid>/stat (Linux), or null where there is no /proc. */
+function procStat(pid: number | 'self'): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22; the command name (field 2) is in parentheses and may contain spaces.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+    // The command name (field 2) is in parentheses and may contain spaces.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }
 }
 
+/** The kernel's start time of `pid` (field 22), or null. */
+const startTimeOf = (pid: number | 'self'): string | null => procStat(pid)?.[19] ?? null;
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     // EPERM: it exists, owned by someone else.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+  // A killed process not yet reaped by its parent (a zombie) holds nothing.
+  return procStat(pid)?.[0] !== 'Z';
 }
 
 function readHolder(path: string): LockHolder | undefined {
