@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { connectDatabase, lockHolder, pgliteDirectory } from '../../src/db/index.ts';
+import { connectDatabase, lockHolder, pgliteDirectory } from '../../../src/db/index.ts';
 
 /**
  * The embedded database's lock (src/db/lock.ts): one process per PGlite directory. A second
