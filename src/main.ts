@@ -27,9 +27,20 @@ try {
 // reach it through this process, on a socket in DATA_DIR. PostgreSQL serves them directly.
 let operator: OperatorApi | undefined;
 if (idp.services.database.kind === 'pglite') {
-  operator = await startOperatorApi({ dataDir: config.dataDir, commands: createCommands(idp.services), logger });
+  try {
+    operator = await startOperatorApi({ dataDir: config.dataDir, commands: createCommands(idp.services), logger });
+  } catch (err) {
+    // The IdP still serves sign-ins; the CLI will say the database is in use (e.g. a socket path too long for the OS).
+    logger.error({ err }, 'operator socket not available: npm run cli cannot reach this process');
+  }
 }
 const server = createHttpServer(idp.callback!, { requestTimeoutMs: config.requestTimeoutMs });
+server.once('error', (error: NodeJS.ErrnoException) => {
+  // Not a stack for a port in use: which port, and the variable that moves it.
+  if (error.code !== 'EADDRINUSE' && error.code !== 'EACCES') throw error;
+  process.stderr.write(`error (${error.code}): port ${config.port} on ${config.host} is not available (PORT, HOST move it).\n`);
+  process.exit(1);
+});
 server.listen(config.port, config.host, () => {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

@@ -109,14 +109,20 @@ export async function startOperatorApi(deps: { dataDir: string; commands: Comman
     server.listen(paths.socket, () => resolve());
   });
   chmodSync(paths.socket, 0o600);
+  const removeFiles = () => {
+    rmSync(paths.token, { force: true });
+    rmSync(paths.socket, { force: true });
+  };
+  // An exit without close (a fatal error) leaves no token behind either.
+  process.once('exit', removeFiles);
 
   return {
     socketPath: paths.socket,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      rmSync(paths.token, { force: true });
-      rmSync(paths.socket, { force: true });
+      process.off('exit', removeFiles);
+      removeFiles();
     },
   };
 }
