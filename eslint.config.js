@@ -34,9 +34,10 @@ export const MODULES = {
   interaction: { uses: ['shared', 'db', 'accounts', 'audit', 'biometric', 'mfa', 'passkeys', 'liveness', 'throttle', 'policy', 'oidc', 'http'], web: true },
   account: { uses: ['shared', 'db', 'accounts', 'audit', 'mfa', 'passkeys', 'liveness', 'interaction', 'policy', 'oidc', 'http'], web: true },
   admin: { uses: ['shared', 'audit', 'throttle', 'http'], web: true },
-  cli: { uses: ['shared', 'config', 'db', 'idp'] },
+  operator: { uses: ['shared', 'db', 'idp'] }, //  the operator commands, and the socket a running IdP serves them on
+  cli: { uses: ['shared', 'config', 'db', 'idp', 'operator'] },
   'app.ts': { uses: ['shared', 'http', 'metrics'], web: true },
-  'main.ts': { uses: ['shared', 'config', 'http', 'idp'] },
+  'main.ts': { uses: ['shared', 'config', 'http', 'idp', 'operator'] },
   'idp.ts': { uses: [], all: true, web: true }, // the composition root wires everything
 };
 const FOLDERS = Object.keys(MODULES).filter((name) => !name.endsWith('.ts'));

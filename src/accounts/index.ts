@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AccountQueries, AccountRow, CustodianForgetQueries, Db, NewTemplate, OidcPayloadQueries, TemplateQueries, TemplateRow } from '../db/index.ts';
-import type { Audit } from '../audit/index.ts';
+import type { Audit, AuditEvent } from '../audit/index.ts';
 import type { StoredTemplate } from '../biometric/index.ts';
 import { AppError, silentLogger, type Logger } from '../shared/index.ts';
 
@@ -101,6 +101,8 @@ export function createAccountService(deps: AccountServiceDeps) {
             trx,
           );
           await deps.templates.upsert(templateRow(id, template), trx);
+          // In the transaction: an account is never created without its audit event, nor the reverse.
+          await deps.audit.record({ type: 'signup', outcome: 'success', accountId: id, clientId: context.clientId ?? null, ip: context.ip ?? null }, trx);
           await activate();
           return row;
         });
@@ -108,7 +110,6 @@ export function createAccountService(deps: AccountServiceDeps) {
         if ((cause as { code?: string }).code === '23505') throw usernameTaken(cause);
         throw cause;
       }
-      await deps.audit.record({ type: 'signup', outcome: 'success', accountId: id, clientId: context.clientId ?? null, ip: context.ip ?? null });
       return account;
     },
 
@@ -125,10 +126,14 @@ export function createAccountService(deps: AccountServiceDeps) {
       return row && fromRow(row);
     },
 
-    /** Replaces the template (activated at the custodian in the same transaction; the old key is destroyed). */
-    async replaceTemplate(accountId: string, template: StoredTemplate, activate: () => Promise<void>): Promise<void> {
+    /**
+     * Replaces the template (activated at the custodian in the same transaction; the old key is
+     * destroyed). `audit`: an event recorded in that transaction (the operator's face reset).
+     */
+    async replaceTemplate(accountId: string, template: StoredTemplate, activate: () => Promise<void>, audit?: AuditEvent): Promise<void> {
       await deps.db.transaction(async (trx) => {
         await deps.templates.upsert(templateRow(accountId, template), trx);
+        if (audit) await deps.audit.record(audit, trx);
         await activate();
       });
     },
@@ -146,19 +151,21 @@ export function createAccountService(deps: AccountServiceDeps) {
         await deps.payloads.deleteForAccount(accountId, trx);
         await deps.audit.forget(accountId, trx);
         const gone = await deps.accounts.delete(accountId, trx);
-        if (gone) await deps.forgets.add(subject, trx);
+        if (gone) {
+          await deps.forgets.add(subject, trx);
+          // With the deletion, in its transaction: both happen or neither.
+          await deps.audit.record({
+            type: 'account_deleted',
+            outcome: 'success',
+            accountId: deps.audit.pseudonym(accountId),
+            ip: context.ip ?? null,
+            detail: { actor: context.actor ?? 'user' },
+          }, trx);
+        }
         return gone;
       });
-      if (deleted) {
-        await forgetAtCustodian(subject);
-        await deps.audit.record({
-          type: 'account_deleted',
-          outcome: 'success',
-          accountId: deps.audit.pseudonym(accountId),
-          ip: context.ip ?? null,
-          detail: { actor: context.actor ?? 'user' },
-        });
-      }
+      // After the commit: the key's destruction is queued (custodian_forgets), so this may fail and be retried.
+      if (deleted) await forgetAtCustodian(subject);
       return deleted;
     },
 

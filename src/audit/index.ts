@@ -35,7 +35,8 @@ export interface AuditEvent extends NewAuditEvent {
 }
 
 export interface Audit {
-  record(event: AuditEvent): Promise<void>;
+  /** `trx`: record inside that transaction (the event commits or rolls back with the change it records). */
+  record(event: AuditEvent, trx?: Db): Promise<void>;
   /** A stable pseudonym for a deleted account: the trail keeps that it happened, not who. */
   pseudonym(accountId: string): string;
   /** Replaces the account id in past events by its pseudonym (inside the deletion transaction). */
@@ -53,8 +54,8 @@ export function createAudit(deps: { queries: AuditQueries; logger: Logger; pseud
       await deps.queries.pseudonymise(accountId, pseudonym(accountId), trx);
     },
     list: (filter) => deps.queries.list(filter),
-    async record(event) {
-      await deps.queries.insert(event);
+    async record(event, trx) {
+      await deps.queries.insert(event, trx);
       deps.metrics?.securityEvents.inc({ type: event.type, outcome: event.outcome });
       deps.logger.info({ audit: event.type, outcome: event.outcome, clientId: event.clientId ?? undefined }, 'audit event');
     },

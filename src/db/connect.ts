@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import knexPackage from 'knex';
 import type { Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import { isAppError } from '../shared/index.ts';
+import { lockDirectory, type DirectoryLock } from './lock.ts';
 
 const { knex } = knexPackage;
 
@@ -37,6 +38,9 @@ function withBuffers(row: Record<string, unknown>): Record<string, unknown> {
 }
 
 export type Db = Knex;
+
+/** Where the embedded database of a data directory lives (its lock is this path plus `.lock`). */
+export const pgliteDirectory = (dataDir: string) => resolve(dataDir, 'pglite');
 
 const QUIET = { warn() {}, error() {}, deprecate() {}, debug() {} };
 const QUERY_TIMEOUT_MS = 5_000;
@@ -88,13 +92,27 @@ export function connectDatabase(options: DatabaseOptions): Database {
     return { knex: instance, kind: 'postgres', close: () => instance.destroy() };
   }
   let connection: Knex.StaticConnectionConfig = {} as Knex.StaticConnectionConfig;
+  let lock: DirectoryLock | undefined;
   if (!options.inMemory) {
-    const dir = join(options.dataDir, 'pglite');
+    const dir = pgliteDirectory(options.dataDir);
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    // Before PGlite touches the files: a second process on them would lose writes (see lock.ts).
+    lock = lockDirectory(dir);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     connection = { filename: dir };
   }
   const instance = knex({ client: PgliteClient as unknown as typeof ClientPgLite, dialect: 'postgres', connection });
-  return { knex: instance, kind: 'pglite', close: () => instance.destroy() };
+  return {
+    knex: instance,
+    kind: 'pglite',
+    async close() {
+      try {
+        await instance.destroy();
+      } finally {
+        lock?.release();
+      }
+    },
+  };
 }
 
 // 57014: statement canceled by statement_timeout.

@@ -1,4 +1,5 @@
-export { connectDatabase, isDatabaseUnavailable, type Database, type DatabaseOptions, type Db } from './connect.ts';
+export { connectDatabase, isDatabaseUnavailable, pgliteDirectory, type Database, type DatabaseOptions, type Db } from './connect.ts';
+export { lockedError, lockHolder, type LockHolder } from './lock.ts';
 export { migrateLatest, rollbackAll, migrationStatus } from './migrate.ts';
 export { createAccountQueries, type AccountQueries, type AccountRow } from './queries/accounts.ts';
 export { createTemplateQueries, type NewTemplate, type TemplateQueries, type TemplateRow } from './queries/templates.ts';

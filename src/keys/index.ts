@@ -34,6 +34,13 @@ async function makeKey(alg: SigningAlg, sealer: Sealer) {
   return { kid, alg, public_jwk: publicJwk, private_sealed: sealed };
 }
 
+export interface RotationResult {
+  activated: string[];
+  retired: string[];
+  created: string[];
+  deleted: number;
+}
+
 const ORDER: Record<string, number> = { active: 0, next: 1, retired: 2 };
 
 const has = (rows: SigningKeyRow[], alg: SigningAlg, state: SigningKeyRow['state']) => rows.some((row) => row.alg === alg && row.state === state);
@@ -78,7 +85,8 @@ export function createSigningKeys(deps: SigningKeyDeps) {
       return (await deps.queries.list()).map(({ kid, alg, state, created_at, activated_at, retired_at }) => ({ kid, alg, state, created_at, activated_at, retired_at }));
     },
 
-    async rotate(): Promise<{ activated: string[]; retired: string[]; created: string[]; deleted: number }> {
+    /** `audit`: runs inside the rotation's transaction with its result (the rotation and its audit event commit together). */
+    async rotate(options: { audit?: (result: RotationResult, trx: Db) => Promise<void> } = {}): Promise<RotationResult> {
       await ensure();
       const result = { activated: [] as string[], retired: [] as string[], created: [] as string[], deleted: 0 };
       const fresh = await Promise.all(SIGNING_ALGS.map((alg) => makeKey(alg, deps.sealer)));
@@ -99,6 +107,7 @@ export function createSigningKeys(deps: SigningKeyDeps) {
           result.created.push(key.kid);
         }
         result.deleted = await deps.queries.deleteRetiredBefore(new Date(Date.now() - retainMs), trx);
+        await options.audit?.(result, trx);
       });
       return result;
     },

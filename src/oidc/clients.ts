@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { ClientQueries } from '../db/index.ts';
+import type { ClientQueries, Db } from '../db/index.ts';
 import type { Sealer } from '../sealing/index.ts';
 import { AppError } from '../shared/index.ts';
 import { clientSecretContext } from './adapter.ts';
@@ -92,7 +92,8 @@ function checkOptions(input: NewClient): void {
 
 export function createClientRegistry(deps: { clients: ClientQueries; sealer: Sealer }) {
   return {
-    async add(input: NewClient): Promise<{ clientId: string; clientSecret: string | undefined }> {
+    /** `trx`: write inside the caller's transaction (the CLI's commands: the client and its audit event together). */
+    async add(input: NewClient, trx?: Db): Promise<{ clientId: string; clientSecret: string | undefined }> {
       if (input.redirectUris.length === 0) throw new AppError('client_invalid', 'A client needs at least one redirect URI.', { status: 400 });
       for (const uri of [...input.redirectUris, ...(input.postLogoutRedirectUris ?? [])]) {
         let url: URL;
@@ -129,7 +130,7 @@ export function createClientRegistry(deps: { clients: ClientQueries; sealer: Sea
         },
         secret_sealed: clientSecret ? deps.sealer.seal(Buffer.from(clientSecret, 'utf8'), clientSecretContext(clientId)) : null,
         first_party: input.firstParty ?? false,
-      });
+      }, trx);
       return { clientId, clientSecret };
     },
     async list() {
@@ -144,7 +145,7 @@ export function createClientRegistry(deps: { clients: ClientQueries; sealer: Sea
         createdAt: row.created_at,
       }));
     },
-    remove: (clientId: string) => deps.clients.delete(clientId),
+    remove: (clientId: string, trx?: Db) => deps.clients.delete(clientId, trx),
   };
 }
 

@@ -97,8 +97,33 @@ describe('operator CLI (npm run cli)', () => {
     expect(before).not.toEqual(after);
   });
 
-  it('explains wrong usage and refuses a missing face', async () => {
-    await expect(cli('nonsense')).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('Unknown command') });
+  it('--json: one JSON object on stdout, logs on stderr only (even at LOG_LEVEL=info), errors too', async () => {
+    const chatty = (...args: string[]) => run(process.execPath, ['src/cli/index.ts', ...args], { env: { ...env, LOG_LEVEL: 'info' }, timeout: 120_000 });
+    const added = await chatty('client:add', '--name', 'Json', '--redirect-uri', 'https://json.example/cb', '--json');
+    const parsed = JSON.parse(added.stdout) as { ok: boolean; clientId: string; clientSecret: string };
+    expect(parsed).toMatchObject({ ok: true, command: 'client:add', clientId: expect.any(String), clientSecret: expect.stringMatching(/^[\w-]{43}$/) });
+    expect(added.stdout.trim().split('\n')).toHaveLength(1);
+    // The audit line went to stderr (pino JSON with level 30), never to stdout.
+    expect(added.stderr).toContain('audit event');
+    const listed = JSON.parse((await chatty('client:list', '--json')).stdout) as { clients: Array<{ clientId: string }> };
+    expect(listed.clients.map((client) => client.clientId)).toContain(parsed.clientId);
+    const missing = await chatty('client:delete', '--client-id', 'no-such-client', '--json').catch((error: { code: number; stdout: string }) => error);
+    expect(missing).toMatchObject({ code: 1 });
+    expect(JSON.parse((missing as { stdout: string }).stdout)).toEqual({ ok: false, error: { code: 'cli_not_found', message: 'No such client.' } });
+    await chatty('client:delete', '--client-id', parsed.clientId);
+  });
+
+  it('prints its usage for --help, -h and no command, exit 0', async () => {
+    for (const args of [['--help'], ['-h'], [], ['client:add', '--help']]) {
+      const { stdout } = await cli(...args);
+      expect(stdout).toMatch(/^Usage: npm run cli -- <command>/);
+      expect(stdout).toContain('client:add --name N');
+    }
+  });
+
+  it('explains wrong usage (exit 2) and refuses a missing face', async () => {
+    await expect(cli('nonsense')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('Unknown command "nonsense"') });
+    await expect(cli('client:add', '--redirect-uri', 'https://x.example/cb')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--name is required') });
     await expect(cli('user:add', '--username', 'x', '--email', 'x@example.com')).rejects.toMatchObject({ stderr: expect.stringContaining('--face') });
     await expect(cli('client:add', '--bogus')).rejects.toMatchObject({ code: 2 });
   });

@@ -30,8 +30,9 @@ export interface AuditFilter {
 
 export function createAuditQueries(db: Db) {
   return {
-    async insert(event: NewAuditEvent): Promise<void> {
-      await db('audit_events').insert({
+    /** `trx`: inside the caller's transaction, so the event commits (or not) with what it records. */
+    async insert(event: NewAuditEvent, trx: Db = db): Promise<void> {
+      await trx('audit_events').insert({
         type: event.type,
         outcome: event.outcome,
         account_id: event.accountId ?? null,

@@ -10,8 +10,8 @@ export interface ClientRow {
 
 export function createClientQueries(db: Db) {
   return {
-    async upsert(row: Omit<ClientRow, 'created_at'>): Promise<void> {
-      await db('oidc_clients')
+    async upsert(row: Omit<ClientRow, 'created_at'>, trx: Db = db): Promise<void> {
+      await trx('oidc_clients')
         .insert({ ...row, metadata: JSON.stringify(row.metadata) })
         .onConflict('client_id')
         .merge(['metadata', 'secret_sealed', 'first_party']);
@@ -22,8 +22,8 @@ export function createClientQueries(db: Db) {
     async list(): Promise<ClientRow[]> {
       return db<ClientRow>('oidc_clients').orderBy('created_at', 'asc');
     },
-    async delete(clientId: string): Promise<boolean> {
-      return (await db('oidc_clients').where({ client_id: clientId }).delete()) > 0;
+    async delete(clientId: string, trx: Db = db): Promise<boolean> {
+      return (await trx('oidc_clients').where({ client_id: clientId }).delete()) > 0;
     },
   };
 }
