@@ -32,7 +32,7 @@ export const MODULES = {
   oidc: { uses: ['shared', 'db', 'sealing', 'http', 'policy'], web: true },
   interaction: { uses: ['shared', 'db', 'accounts', 'audit', 'biometric', 'mfa', 'passkeys', 'throttle', 'policy', 'oidc', 'http'], web: true },
   account: { uses: ['shared', 'db', 'accounts', 'audit', 'mfa', 'passkeys', 'interaction', 'policy', 'oidc', 'http'], web: true },
-  admin: { uses: ['shared', 'audit', 'throttle', 'http'], web: true },
+  admin: { uses: ['shared', 'db', 'accounts', 'audit', 'keys', 'oidc', 'throttle', 'http'], web: true }, // the operators' console
   cli: { uses: ['shared', 'config', 'db', 'idp'] },
   'app.ts': { uses: ['shared', 'http', 'metrics'], web: true },
   'main.ts': { uses: ['shared', 'config', 'http', 'idp'] },

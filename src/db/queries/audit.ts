@@ -26,6 +26,8 @@ export interface AuditFilter {
   accountId?: string;
   outcome?: string;
   before?: string;
+  /** Events with a larger id (the page before, in the operators' paging); still newest first. */
+  after?: string;
   /** Events at or after `since` and before `until`. */
   since?: Date;
   until?: Date;
@@ -65,10 +67,14 @@ export function createAuditQueries(db: Db) {
       return trx('audit_events').where({ account_id: accountId }).update({ account_id: pseudonym, ip: null });
     },
     async list(filter: AuditFilter = {}): Promise<AuditEventRow[]> {
-      const query = db<AuditEventRow>('audit_events').orderBy('id', 'desc').limit(Math.min(filter.limit ?? 100, 500));
+      // Paging towards newer events reads upwards from `after`, then is turned newest first.
+      const upwards = filter.after !== undefined && filter.before === undefined;
+      const query = db<AuditEventRow>('audit_events').orderBy('id', upwards ? 'asc' : 'desc').limit(Math.min(filter.limit ?? 100, 500));
       filtered(query, filter);
       if (filter.before) query.where('id', '<', filter.before);
-      return query;
+      if (filter.after) query.where('id', '>', filter.after);
+      const rows = await query;
+      return upwards ? rows.reverse() : rows;
     },
     /** How many events match (the filter without its page position). */
     async count(filter: AuditFilter = {}): Promise<number> {
