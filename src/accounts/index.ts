@@ -166,19 +166,19 @@ export function createAccountService(deps: AccountServiceDeps) {
      * An operator's lock: the account stays, but sign-in is refused (flow.ts, account_locked) and
      * its sessions, grants and tokens end now, in the same transaction. Returns whether it exists.
      */
-    async lock(accountId: string, reason: string, context: { ip?: string; actor: string }): Promise<boolean> {
+    async lock(accountId: string, reason: string, context: { ip?: string; actor: string; operator?: string }): Promise<boolean> {
       const locked = await deps.db.transaction(async (trx) => {
         if (!(await deps.accounts.setLock(accountId, { reason }, trx))) return false;
         await deps.payloads.deleteForAccount(accountId, trx);
         return true;
       });
-      if (locked) await deps.audit.record({ type: 'account_locked', outcome: 'success', accountId, ip: context.ip ?? null, detail: { actor: context.actor } });
+      if (locked) await deps.audit.record({ type: 'account_locked', outcome: 'success', accountId, ip: context.ip ?? null, detail: { actor: context.actor, ...(context.operator ? { operator: context.operator } : {}) } });
       return locked;
     },
 
-    async unlock(accountId: string, context: { ip?: string; actor: string }): Promise<boolean> {
+    async unlock(accountId: string, context: { ip?: string; actor: string; operator?: string }): Promise<boolean> {
       const unlocked = await deps.accounts.setLock(accountId, null);
-      if (unlocked) await deps.audit.record({ type: 'account_unlocked', outcome: 'success', accountId, ip: context.ip ?? null, detail: { actor: context.actor } });
+      if (unlocked) await deps.audit.record({ type: 'account_unlocked', outcome: 'success', accountId, ip: context.ip ?? null, detail: { actor: context.actor, ...(context.operator ? { operator: context.operator } : {}) } });
       return unlocked;
     },
 
@@ -189,7 +189,7 @@ export function createAccountService(deps: AccountServiceDeps) {
      * (it is not queued for the sweeper, which would destroy the new key of a quick re-enrollment).
      * Returns false when the account has no template.
      */
-    async removeTemplate(accountId: string, context: { ip?: string; actor: string }): Promise<boolean> {
+    async removeTemplate(accountId: string, context: { ip?: string; actor: string; operator?: string }): Promise<boolean> {
       const removed = await deps.templates.remove(accountId);
       if (!removed) return false;
       try {
@@ -197,7 +197,7 @@ export function createAccountService(deps: AccountServiceDeps) {
       } catch (error) {
         logger.warn({ err: error }, 'the custodian could not forget a removed template yet');
       }
-      await deps.audit.record({ type: 'face_removed', outcome: 'success', accountId, ip: context.ip ?? null, detail: { actor: context.actor } });
+      await deps.audit.record({ type: 'face_removed', outcome: 'success', accountId, ip: context.ip ?? null, detail: { actor: context.actor, ...(context.operator ? { operator: context.operator } : {}) } });
       return true;
     },
 

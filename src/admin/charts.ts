@@ -22,7 +22,11 @@ export function buckets(now: number, bucketMs: number, size: number, counts: Map
   });
 }
 
-const WIDTH = 600;
+/** Chart units: `wide` for a laptop's card, `narrow` for a phone's (shown by style.css media rules). */
+const SIZES = {
+  wide: { width: 600, count: 17, denseCount: 14, tick: 17 },
+  narrow: { width: 360, count: 13, denseCount: 11, tick: 13 },
+} as const;
 const HEIGHT = 190;
 const TOP = 24; // room for the count above the tallest bar
 const BOTTOM = 28; // room for the time labels
@@ -47,20 +51,22 @@ export interface BarChartInput {
   labelEvery: number;
   /** The series' class (its colour in style.css). */
   series: string;
+  size?: keyof typeof SIZES;
 }
 
 export function barChart(input: BarChartInput): string {
+  const size = input.size ?? 'wide';
+  const { width: WIDTH, tick } = SIZES[size];
   const n = input.buckets.length;
   const top = niceMax(Math.max(0, ...input.buckets.map((b) => b.count)));
   const plotHeight = HEIGHT - TOP - BOTTOM;
   const slot = (WIDTH - LEFT - RIGHT) / n;
   const barWidth = Math.max(1, slot * 0.72);
   const baseline = TOP + plotHeight;
-  // The chart scales with the card (a phone shows it at ~60%): the text is large in chart units.
   // Counts above thin bars would overlap: above 24 bars they shrink a little.
-  const fontSize = n > 24 ? 14 : 17;
+  const fontSize = n > 24 ? SIZES[size].denseCount : SIZES[size].count;
   const parts: string[] = [];
-  parts.push(`<svg class="chart ${escapeXml(input.series)}" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="${escapeXml(input.title)}">`);
+  parts.push(`<svg class="chart chart-${size} ${escapeXml(input.series)}" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="${escapeXml(input.title)}">`);
   parts.push(`<title>${escapeXml(input.title)}</title>`);
   parts.push(`<line class="grid" x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${TOP}" y2="${TOP}"/>`);
   parts.push(`<line class="axis" x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${baseline}" y2="${baseline}"/>`);
@@ -76,10 +82,12 @@ export function barChart(input: BarChartInput): string {
       parts.push(`<rect class="bar" x="${x.toFixed(1)}" y="${(baseline - height).toFixed(1)}" width="${barWidth.toFixed(1)}" height="${height.toFixed(1)}"/>`);
       parts.push(`<text class="count" x="${cx}" y="${(baseline - height - 4).toFixed(1)}" font-size="${fontSize}" text-anchor="middle">${bucket.count}</text>`);
     }
-    if (index % input.labelEvery === 0 || index === n - 1) {
+    // Every n-th bucket and the last, unless the last is too close to the one before.
+    const regular = index % input.labelEvery === 0 && n - 1 - index >= input.labelEvery / 2;
+    if (regular || index === n - 1) {
       const anchor = index === 0 ? 'start' : index === n - 1 ? 'end' : 'middle';
       const lx = index === 0 ? LEFT : index === n - 1 ? WIDTH - RIGHT : Number(cx);
-      parts.push(`<text class="tick" x="${lx}" y="${HEIGHT - 6}" font-size="17" text-anchor="${anchor}">${escapeXml(label)}</text>`);
+      parts.push(`<text class="tick" x="${lx}" y="${HEIGHT - 6}" font-size="${tick}" text-anchor="${anchor}">${escapeXml(label)}</text>`);
     }
     parts.push('</g>');
   });

@@ -33,7 +33,9 @@ export interface ChartView {
   label: string;
   total: number;
   peak: number;
+  /** The chart for a wide card and for a phone's (style.css shows one). */
   svg: string;
+  svgNarrow: string;
   rows: Array<{ label: string; count: number }>;
 }
 
@@ -51,12 +53,14 @@ export async function dashboardCharts(audit: Pick<AuditQueries, 'histogram'>, no
     const charts = SERIES.map((series) => {
       const filled: Bucket[] = buckets(now, range.bucketMs, range.size, counts.get(series.name));
       const total = filled.reduce((sum, b) => sum + b.count, 0);
+      const chart = { title: `${series.label} per ${range.unit}, ${range.label.toLowerCase()}: ${total}`, buckets: filled, label: range.format, labelEvery: range.labelEvery, series: series.name };
       return {
         series: series.name,
         label: series.label,
         total,
         peak: Math.max(0, ...filled.map((b) => b.count)),
-        svg: barChart({ title: `${series.label} per ${range.unit}, ${range.label.toLowerCase()}: ${total}`, buckets: filled, label: range.format, labelEvery: range.labelEvery, series: series.name }),
+        svg: barChart({ ...chart, size: 'wide' }),
+        svgNarrow: barChart({ ...chart, size: 'narrow', labelEvery: range.labelEvery * 2 }),
         rows: filled.map((b) => ({ label: range.format(b.start), count: b.count })).reverse(),
       };
     });

@@ -171,7 +171,7 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
   };
 
   /** Who did it, for the audit trail. */
-  const byOperator = (ctx: Context) => ({ ip: ctx.ip, actor: 'operator' });
+  const byOperator = (ctx: Context) => ({ ip: ctx.ip, actor: 'operator', operator });
   const operatorDetail = { actor: 'operator', operator, via: 'console' };
 
   // ---- dashboard --------------------------------------------------------------------------

@@ -66,7 +66,10 @@ describe.skipIf(skip !== null)('admin console in Chromium', () => {
   });
 
   async function check(page: Page, name: string, viewport: string): Promise<void> {
-    const size = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
+    const size = await page.evaluate(() => {
+      const w = globalThis as unknown as { innerWidth: number; document: { documentElement: { scrollWidth: number } } };
+      return { scroll: w.document.documentElement.scrollWidth, inner: w.innerWidth };
+    });
     const file = join(dir, `admin-${name}-${viewport}.png`);
     await page.screenshot({ path: file, fullPage: true });
     shots.push(file);
@@ -87,7 +90,7 @@ describe.skipIf(skip !== null)('admin console in Chromium', () => {
         await check(page, name, viewport.name);
       };
       await visit('/admin', 'dashboard');
-      expect(await page.locator('svg.chart').count()).toBe(8);
+      expect(await page.locator('svg.chart').filter({ visible: true }).count()).toBe(8);
       await visit('/admin/users', 'users');
       await visit('/admin/users?q=b', 'users-search');
       await visit(`/admin/users/${userId}`, 'user');
