@@ -61,11 +61,14 @@ const DAY_MS = 24 * 60 * 60_000;
 const invalid = (message: string) => new AppError('admin_invalid', message, { status: 400 });
 const notFound = (what: string) => new AppError('admin_not_found', `No such ${what}.`, { status: 404 });
 
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
 /** A query parameter: absent, or one string within `max` characters (a repeated or longer one is a 400). */
 function queryText(ctx: Context, name: string, max = 100): string | undefined {
   const value = ctx.query[name];
   if (value === undefined || value === '') return undefined;
-  if (typeof value !== 'string' || value.length > max) throw invalid(`The ${name} filter is not valid.`);
+  // Control characters are never typed into a filter (and PostgreSQL refuses NUL in text).
+  if (typeof value !== 'string' || value.length > max || CONTROL.test(value)) throw invalid(`The ${name} filter is not valid.`);
   return value;
 }
 
