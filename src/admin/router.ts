@@ -6,7 +6,7 @@ import type { Audit } from '../audit/index.ts';
 import type { AccountQueries, AuditFilter, AuditQueries } from '../db/index.ts';
 import { noStore, parseCheckedForm, respond, type Csrf, type Views } from '../http/index.ts';
 import type { SigningKeys } from '../keys/index.ts';
-import type { ClientRegistry } from '../oidc/index.ts';
+import { ACCOUNT_CLIENT_ID, type ClientRegistry } from '../oidc/index.ts';
 import { AppError, type Clock } from '../shared/index.ts';
 import type { FailurePolicy, Throttle } from '../throttle/index.ts';
 import { dashboardCharts, SERIES } from './dashboard.ts';
@@ -148,6 +148,9 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     await authenticate(ctx);
     // Console pages are never framed or indexed; the CSP already says frame-ancestors 'none'.
     ctx.set('X-Robots-Tag', 'noindex');
+    // An error page's way back: the console page the request came from (the user's page, the list).
+    const user = /^\/admin\/users\/([^/]+)/.exec(ctx.path);
+    ctx.state.retryUrl = user ? `/admin/users/${user[1]}` : (/^\/admin(\/(users|clients|keys|audit))?/.exec(ctx.path)?.[0] ?? '/admin');
     await next();
   });
 
@@ -261,7 +264,7 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
   // ---- clients ----------------------------------------------------------------------------
   router.get('/clients', async (ctx) => {
     const clients = await deps.clients.list();
-    page(ctx, 'clients.njk', 'clients', { clients }, { clients });
+    page(ctx, 'clients.njk', 'clients', { clients, accountClientId: ACCOUNT_CLIENT_ID }, { clients });
   });
 
   router.post('/clients', async (ctx) => {
@@ -292,6 +295,8 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
   router.post('/clients/:id/delete', async (ctx) => {
     await parseCheckedForm(ctx, deps.csrf);
     const clientId = pathId(ctx, 'client');
+    // The account page's own client: without it no user could reach their account page.
+    if (clientId === ACCOUNT_CLIENT_ID) throw new AppError('admin_conflict', 'This is the IdP\'s own account-page client; it cannot be deleted.', { status: 409 });
     if (!(await deps.clients.remove(clientId))) throw notFound('client');
     await audit.record({ type: 'client_deleted', outcome: 'success', clientId, ip: ctx.ip, detail: operatorDetail });
     seeOther(ctx, '/admin/clients?done=client-deleted');

@@ -234,6 +234,9 @@ describe('admin console', () => {
       expect(await authenticates(id, fresh)).toBe(false);
       expect((await http.postForm(`/admin/clients/${id}/delete`, { csrf })).status).toBe(404);
       expect((await http.postForm(`/admin/clients/${id}/rotate-secret`, { csrf })).status).toBe(404);
+      // The IdP's own account-page client stays.
+      expect((await http.postForm('/admin/clients/account-console/delete', { csrf })).status).toBe(409);
+      expect((await idp.app.services.clients.list()).some((c) => c.clientId === 'account-console')).toBe(true);
       for (const type of ['client_added', 'client_secret_rotated', 'client_deleted']) {
         expect((await auditRows(type)).find((row) => row.client_id === id), type).toMatchObject({ detail: { actor: 'operator', operator: 'operator', via: 'console' } });
       }
@@ -336,6 +339,8 @@ describe('admin console', () => {
       for (const query of ['before=abc', 'after=1e5', 'from=2021-13-01', 'from=2021-02-30', 'to=yesterday', 'from=2021-02-02&to=2021-02-01', 'type=a%20b', 'outcome=%3Cscript%3E', `type=${'a'.repeat(101)}`, 'type=a&type=b', 'q=x']) {
         const response = await http.get(`/admin/audit?${query}`, 'text/html');
         expect(response.status, query).toBe(query === 'q=x' ? 200 : 400);
+        // A readable page with the stable code and a way back to the log.
+        if (response.status === 400) expect(response.text).toMatch(/data-error-code="admin_invalid"[\s\S]*href="\/admin\/audit"/);
       }
       expect((await http.get(`/admin/users?q=${'a'.repeat(101)}`)).status).toBe(400);
       expect((await http.get('/admin/users/%3Cscript%3E')).status).toBe(404);
