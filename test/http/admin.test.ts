@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpClient } from '../../support/http-client.ts';
 import { startIdp, type IdpHandle } from '../../support/idp.ts';
 import { realParts, type PartsHandle } from '../../support/parts.ts';
-import { authRequest, discover, exchange, REDIRECT_URI, registerClient, signInOverHttp, signUpOverHttp } from '../../support/signin.ts';
+import { createSoftAuthenticator } from '../../support/soft-authenticator.ts';
+import { accountSignIn, authRequest, discover, exchange, postJson, REDIRECT_URI, registerClient, signInOverHttp, signUpOverHttp, type InteractionState } from '../../support/signin.ts';
 
 /**
  * The operators' console through the real app (real face engine, custodian process, database and
@@ -146,6 +147,34 @@ describe('admin console', () => {
       await idp.app.services.queries.accounts.setLock(alice.id, { reason: 'direct' });
       await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
       await idp.app.services.queries.accounts.setLock(alice.id, null);
+    });
+
+    it('a locked account\'s passkey does not sign in either (usernameless: the passkey names the account)', async () => {
+      expect((await signUpOverHttp(idp.url, 'dave', parts.enrollFrames)).status).toBe(303);
+      const dave = await accountOf('dave');
+      const authenticator = createSoftAuthenticator({ rpId: new URL(idp.url).hostname, origin: new URL(idp.url).origin });
+      const account = await accountSignIn(new HttpClient(idp.url), 'dave', parts.sameFrames);
+      const accountCsrf = (await account.get('/account')).json<{ csrf: string }>().csrf;
+      const creation = await postJson(account, '/account/passkeys/options', { csrf: accountCsrf });
+      expect((await postJson(account, '/account/passkeys', { csrf: accountCsrf, name: 'key', response: authenticator.register(creation.json()) })).status).toBe(200);
+
+      const usePasskey = async () => {
+        const http = new HttpClient(idp.url);
+        const state = (await http.follow(await http.get((await authRequest(config)).url.href))).json<InteractionState>();
+        const options = await http.get(state.next.passkeyOptions!);
+        return postJson(http, state.next.passkey!, { csrf: state.csrf, response: authenticator.authenticate(options.json()) });
+      };
+      expect((await usePasskey()).status).toBe(200); // before: the passkey leads on to the face step
+
+      const { http, csrf } = await operatorBrowser();
+      expect((await http.postForm(`/admin/users/${dave.id}/lock`, { csrf, reason: 'lost device' })).status).toBe(303);
+      // The lock ended the account page's session too.
+      expect((await account.get('/account')).status).toBe(303);
+      const refused = await usePasskey();
+      expect(refused.status, refused.text).toBe(403);
+      expect(refused.json()).toMatchObject({ error: 'account_locked' });
+      expect((await http.postForm(`/admin/users/${dave.id}/unlock`, { csrf })).status).toBe(303);
+      expect((await usePasskey()).status).toBe(200);
     });
 
     it('reset face removes the template: the same face no longer signs in; audited', async () => {
