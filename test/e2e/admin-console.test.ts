@@ -32,7 +32,8 @@ describe.skipIf(skip !== null)('admin console in Chromium', () => {
 
   beforeAll(async () => {
     parts = await fakeParts();
-    idp = await startIdp(parts.parts, { env: { ADMIN_USER: OPERATOR.username, ADMIN_PASSWORD: OPERATOR.password } });
+    // On the embedded default (PGlite): the HTTP tests run the same queries on PostgreSQL.
+    idp = await startIdp(parts.parts, { pglite: true, env: { ADMIN_USER: OPERATOR.username, ADMIN_PASSWORD: OPERATOR.password } });
     for (const name of ['alice', 'bob.builder', 'carol_with_a_rather_long_name']) {
       const response = await signUpOverHttp(idp.url, name, parts.enrollFrames, { name: name === 'alice' ? 'Alice Liddell' : '' });
       expect(response.status, response.text).toBe(303);

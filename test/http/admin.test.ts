@@ -123,13 +123,21 @@ describe('admin console', () => {
       const refused = await signIn('alice');
       expect(refused.last.status, refused.last.text).toBe(403);
       expect(refused.last.json()).toMatchObject({ error: 'account_locked' });
+      // A browser gets a page that says so.
+      const browser = new HttpClient(idp.url);
+      const state = (await browser.follow(await browser.get((await authRequest(config)).url.href))).json<InteractionState>();
+      const face = await browser.postForm(state.next.login!, { username: 'alice', csrf: state.csrf });
+      const page = await browser.postFrames(new URL(face.location!).pathname, { csrf: state.csrf }, parts.sameFrames, 'text/html');
+      expect(page.status).toBe(403);
+      expect(page.text).toContain('<h1>Account locked</h1>');
+      expect(page.text).toContain('locked by an operator');
       expect((await auditRows('signin')).find((event) => event.outcome === 'locked')).toMatchObject({ account_id: alice.id });
       await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
 
       // The user page shows the lock.
-      const page = await http.get(`/admin/users/${alice.id}`, 'text/html');
-      expect(page.text).toContain('suspicious activity');
-      expect(page.text).toContain('data-locked');
+      const userPage = await http.get(`/admin/users/${alice.id}`, 'text/html');
+      expect(userPage.text).toContain('suspicious activity');
+      expect(userPage.text).toContain('data-locked');
 
       const unlocked = await http.postForm(`/admin/users/${alice.id}/unlock`, { csrf });
       expect(unlocked.status, unlocked.text).toBe(303);
