@@ -27,11 +27,12 @@ export const MODULES = {
   biometric: { uses: ['shared', 'metrics'] },
   policy: { uses: [] }, //                        the sign-in policy table and acr values: pure
   passkeys: { uses: ['shared', 'db'] },
+  liveness: { uses: ['shared', 'db'] }, //         presentation-attack detection; the face engine is a port
   accounts: { uses: ['shared', 'db', 'audit', 'biometric'] },
   http: { uses: ['shared', 'db'], web: true },
   oidc: { uses: ['shared', 'db', 'sealing', 'http', 'policy'], web: true },
-  interaction: { uses: ['shared', 'db', 'accounts', 'audit', 'biometric', 'mfa', 'passkeys', 'throttle', 'policy', 'oidc', 'http'], web: true },
-  account: { uses: ['shared', 'db', 'accounts', 'audit', 'mfa', 'passkeys', 'interaction', 'policy', 'oidc', 'http'], web: true },
+  interaction: { uses: ['shared', 'db', 'accounts', 'audit', 'biometric', 'mfa', 'passkeys', 'liveness', 'throttle', 'policy', 'oidc', 'http'], web: true },
+  account: { uses: ['shared', 'db', 'accounts', 'audit', 'mfa', 'passkeys', 'liveness', 'interaction', 'policy', 'oidc', 'http'], web: true },
   admin: { uses: ['shared', 'db', 'accounts', 'audit', 'keys', 'oidc', 'throttle', 'http'], web: true }, // the operators' console
   cli: { uses: ['shared', 'config', 'db', 'idp'] },
   'app.ts': { uses: ['shared', 'http', 'metrics'], web: true },

@@ -11,3 +11,4 @@ export { createDeviceQueries, type DeviceQueries } from './queries/devices.ts';
 export { createCustodianForgetQueries, type CustodianForgetQueries } from './queries/custodianForgets.ts';
 export { createWebauthnQueries, type CredentialRow, type WebauthnQueries } from './queries/webauthn.ts';
 export { createConsentQueries, type ConsentQueries, type ConsentRow } from './queries/consents.ts';
+export { createLivenessQueries, type ChallengeRow, type LivenessQueries } from './queries/liveness.ts';

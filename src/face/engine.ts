@@ -7,7 +7,8 @@ import { FACE_API_VERSION } from './models.ts';
 import { pipelineDimension, pipelineKey, type PipelineConfig } from './pipeline.ts';
 import { WorkerPool } from './pool.ts';
 import { validateFrame } from './validate.ts';
-import type { AnalyseResult, DescribeResponse, WorkerInit } from './protocol.ts';
+import type { FaceErrorCode } from './errors.ts';
+import type { AnalyseResult, DescribeResponse, Detection, WorkerInit } from './protocol.ts';
 
 /**
  * The production pipeline, chosen by measurement on LFW (bench/accuracy.ts --compare):
@@ -125,6 +126,10 @@ async function startAnalyser(options: AnalyserOptions): Promise<EngineAnalyser> 
   };
 }
 
+export type FrameObservation =
+  | { readonly ok: true; readonly descriptor: Float32Array; readonly landmarks: Float32Array; readonly face: Detection; readonly frame: { readonly width: number; readonly height: number } }
+  | { readonly ok: false; readonly code: FaceErrorCode };
+
 export interface FaceEngineOptions extends Omit<AnalyserOptions, 'pipelines'> {
   consensus?: Partial<ConsensusLimits>;
   /** Overrides the production pipeline (benchmarks); it changes modelVersion. */
@@ -142,6 +147,11 @@ export interface FaceEngine {
   enroll(frames: Uint8Array[]): Promise<Float32Array>;
   /** One or more verification frames -> one probe descriptor (same consistency rule). */
   probe(frames: Uint8Array[]): Promise<Float32Array>;
+  /**
+   * A burst of frames -> what each shows (descriptor, 68 landmarks, box) or why not, for the
+   * liveness check (src/liveness). Every frame is validated before any work is queued.
+   */
+  observe(frames: Uint8Array[]): Promise<FrameObservation[]>;
   close(): Promise<void>;
 }
 
@@ -189,6 +199,20 @@ export async function createFaceEngine(options: FaceEngineOptions = {}): Promise
       const outcome = await describeOne(frame);
       if (!outcome.ok) throw faceError(outcome.code);
       return outcome.descriptor;
+    },
+    async observe(frames) {
+      for (const frame of frames) validateFrame(frame, analyser.frameLimits);
+      return Promise.all(frames.map(async (frame): Promise<FrameObservation> => {
+        const { results } = await analyser.submit(frame);
+        const r = results[0];
+        if (!r) throw faceError('face_engine_unavailable', 'empty worker answer');
+        if (!r.ok) {
+          if (!isFaceErrorCode(r.code)) throw faceError('face_engine_unavailable', 'unexpected worker answer');
+          return { ok: false, code: r.code };
+        }
+        if (!r.landmarks || !r.frame) throw faceError('face_engine_unavailable', 'this pipeline gives no landmarks');
+        return { ok: true, descriptor: r.descriptor, landmarks: r.landmarks, face: r.face, frame: r.frame };
+      }));
     },
     enroll: (frames) => combine(frames, consensus.minEnrollFrames),
     probe: (frames) => combine(frames, consensus.minProbeFrames),

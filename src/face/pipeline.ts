@@ -104,7 +104,8 @@ export class FrameAnalysis {
     if (faceSize < this.limits.minFaceSize) throw faceError('face_too_small');
     if (p.descriptor === 'rec128') {
       const d = await this.rec128(face, p.align, p.mirror ?? false);
-      return { ok: true, descriptor: p.normalise ? l2(d) : d.slice(), face, detector, faceSize };
+      const landmarks = Float32Array.from((await this.faceLandmarks(face)).flat());
+      return { ok: true, descriptor: p.normalise ? l2(d) : d.slice(), face, detector, faceSize, landmarks, frame: { width: this.image.width, height: this.image.height } };
     }
     const faceres = await this.faceres(face);
     if (p.descriptor === 'faceres1024') return { ok: true, descriptor: p.normalise ? l2(faceres) : faceres.slice(), face, detector, faceSize };

@@ -38,7 +38,13 @@ export interface FrameTimings {
 
 /** One pipeline's result for one frame: a descriptor, or a typed refusal of the frame. */
 export type VariantResult =
-  | { readonly ok: true; readonly descriptor: Float32Array; readonly face: Detection; readonly detector: number; readonly faceSize: number }
+  | {
+    readonly ok: true; readonly descriptor: Float32Array; readonly face: Detection; readonly detector: number; readonly faceSize: number;
+    /** The 68 landmarks (x0, y0, x1, y1, ...) in frame pixels: head pose for liveness (src/liveness). */
+    readonly landmarks?: Float32Array;
+    /** The decoded frame's size in pixels. */
+    readonly frame?: { readonly width: number; readonly height: number };
+  }
   | { readonly ok: false; readonly code: FaceErrorCode };
 
 export type DescribeResponse =

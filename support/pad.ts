@@ -1,0 +1,127 @@
+import sharp from 'sharp';
+
+/**
+ * Presentation attacks built from photos, in memory, as an attacker holding a print (or a phone)
+ * to the camera would produce them: every frame is the photo as a flat object seen through a
+ * pinhole camera, moved (shift, roll, scale) or tilted about its vertical or horizontal axis,
+ * over a background, with camera noise and JPEG compression. A flat object's image is always a
+ * homography of the photo; that is what the liveness check tests for (src/liveness/geometry.ts).
+ */
+
+export interface PrintPose {
+  /** Turn about the print's vertical axis, degrees (positive: its right edge away from the camera). */
+  yawDeg?: number;
+  /** Tilt about its horizontal axis, degrees. */
+  pitchDeg?: number;
+  /** Rotation in the image plane, degrees. */
+  rollDeg?: number;
+  /** Shift of the print's centre, in pixels of the 640x480 frame. */
+  dx?: number;
+  dy?: number;
+  /** Size multiplier (moving the print closer or farther). */
+  scale?: number;
+}
+
+const W = 640, H = 480;
+
+interface Rgb { data: Buffer; width: number; height: number }
+
+async function rgb(image: Buffer): Promise<Rgb> {
+  const { data, info } = await sharp(image).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height };
+}
+
+/**
+ * Homography from frame pixels to photo pixels for a print of `side` pixels (at distance `depth`
+ * in the same units, focal length `focal`), posed as given. Built forward (photo -> frame), inverted.
+ */
+function inverseMapping(photo: Rgb, pose: PrintPose, side: number): (u: number, v: number) => [number, number] {
+  const focal = 600, depth = 900;
+  const s = (side * (pose.scale ?? 1)) / Math.max(photo.width, photo.height);
+  const ry = ((pose.yawDeg ?? 0) * Math.PI) / 180, rx = ((pose.pitchDeg ?? 0) * Math.PI) / 180, rz = ((pose.rollDeg ?? 0) * Math.PI) / 180;
+  // Photo pixel (p, q) -> print plane point (X, Y, 0) centred, then R = Rz * Rx * Ry, then translate by depth.
+  const cy = Math.cos(ry), sy = Math.sin(ry), cx = Math.cos(rx), sx = Math.sin(rx), cz = Math.cos(rz), sz = Math.sin(rz);
+  const Ry = [[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]];
+  const Rx = [[1, 0, 0], [0, cx, -sx], [0, sx, cx]];
+  const Rz = [[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]];
+  const R = mul(Rz, mul(Rx, Ry));
+  // Columns: X axis, Y axis and origin of the plane in camera space -> projective matrix on (X, Y, 1).
+  const ox = (pose.dx ?? 0) * depth / focal, oy = (pose.dy ?? 0) * depth / focal;
+  const M = [
+    [R[0]![0]!, R[0]![1]!, ox],
+    [R[1]![0]!, R[1]![1]!, oy],
+    [R[2]![0]!, R[2]![1]!, depth],
+  ];
+  const K = [[focal, 0, W / 2], [0, focal, H / 2], [0, 0, 1]];
+  const P = [[s, 0, -s * photo.width / 2], [0, s, -s * photo.height / 2], [0, 0, 1]];
+  const forward = mul(K, mul(M, P));
+  const inv = invert3(forward);
+  return (u, v) => {
+    const w = inv[2]![0]! * u + inv[2]![1]! * v + inv[2]![2]!;
+    return [(inv[0]![0]! * u + inv[0]![1]! * v + inv[0]![2]!) / w, (inv[1]![0]! * u + inv[1]![1]! * v + inv[1]![2]!) / w];
+  };
+}
+
+function mul(a: number[][], b: number[][]): number[][] {
+  return a.map((row) => b[0]!.map((_, j) => row.reduce((sum, v, k) => sum + v * b[k]![j]!, 0)));
+}
+
+function invert3(m: number[][]): number[][] {
+  const [a, b, c] = m[0]!, [d, e, f] = m[1]!, [g, h, i] = m[2]!;
+  const A = e! * i! - f! * h!, B = -(d! * i! - f! * g!), C = d! * h! - e! * g!;
+  const det = a! * A + b! * B + c! * C;
+  return [
+    [A / det, -(b! * i! - c! * h!) / det, (b! * f! - c! * e!) / det],
+    [B / det, (a! * i! - c! * g!) / det, -(a! * f! - c! * d!) / det],
+    [C / det, -(a! * h! - b! * g!) / det, (a! * e! - b! * d!) / det],
+  ];
+}
+
+/** Deterministic noise (tests must be reproducible). */
+function rng(seed: number) {
+  let t = seed >>> 0;
+  return () => {
+    t = (t + 0x6d2b79f5) >>> 0;
+    let r = Math.imul(t ^ (t >>> 15), 1 | t);
+    r ^= r + Math.imul(r ^ (r >>> 7), 61 | r);
+    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** One 640x480 JPEG frame of `photo` printed (side ~ 300 px at rest) and posed; noise seeded. */
+export async function printFrame(photo: Buffer, pose: PrintPose, seed = 1, side = 300): Promise<Buffer> {
+  const src = await rgb(photo);
+  const map = inverseMapping(src, pose, side);
+  const out = Buffer.alloc(W * H * 3);
+  const random = rng(seed);
+  for (let v = 0; v < H; v += 1) {
+    for (let u = 0; u < W; u += 1) {
+      const [px, py] = map(u + 0.5, v + 0.5);
+      const o = (v * W + u) * 3;
+      const noise = (random() - 0.5) * 6;
+      if (px < 0 || py < 0 || px >= src.width - 1 || py >= src.height - 1) {
+        // A plain wall behind the print, with a gentle gradient.
+        const g = 90 + (u / W) * 40 + noise;
+        out[o] = g; out[o + 1] = g + 5; out[o + 2] = g + 10;
+        continue;
+      }
+      const x0 = Math.floor(px), y0 = Math.floor(py), fx = px - x0, fy = py - y0;
+      for (let ch = 0; ch < 3; ch += 1) {
+        const at = (xx: number, yy: number) => src.data[(yy * src.width + xx) * 3 + ch]!;
+        const value = at(x0, y0) * (1 - fx) * (1 - fy) + at(x0 + 1, y0) * fx * (1 - fy) + at(x0, y0 + 1) * (1 - fx) * fy + at(x0 + 1, y0 + 1) * fx * fy;
+        out[o + ch] = Math.max(0, Math.min(255, value + noise));
+      }
+    }
+  }
+  return sharp(out, { raw: { width: W, height: H, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+}
+
+/** Frames of a print following a pose track (one pose per frame). */
+export function printBurst(photo: Buffer, poses: PrintPose[], seed = 1): Promise<Buffer[]> {
+  return Promise.all(poses.map((p, i) => printFrame(photo, p, seed * 1000 + i)));
+}
+
+/** Evenly spaced values from a to b (n of them). */
+export function ramp(a: number, b: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => (n === 1 ? a : a + ((b - a) * i) / (n - 1)));
+}

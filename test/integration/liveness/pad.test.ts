@@ -1,0 +1,189 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFaceEngine, type FaceEngine, type FrameObservation } from '../../../src/face/index.ts';
+import { pose, verifyBurst, type Action, type BurstVerdict } from '../../../src/liveness/index.ts';
+import { facesDir, facesRequirement } from '../../../support/faces.ts';
+import { printBurst, ramp, type PrintPose } from '../../../support/pad.ts';
+
+/**
+ * Presentation-attack detection measured as ISO/IEC 30107-3 does: APCER per attack type (the
+ * share of attacks accepted) and BPCER (the share of genuine bursts refused), through the real
+ * face engine and the real burst check. Attacks are built here from ../shared/faces photos, each
+ * answering its challenge as well as a print can; genuine bursts are cut from real head motion
+ * (video/head-motion-1, 15 fps frames; segments labelled below).
+ */
+const faces = facesRequirement();
+const IDENTITIES = 50;
+const INTERVAL_MS = 250;
+const times = (n: number, interval = INTERVAL_MS) => Array.from({ length: n }, (_, i) => i * interval);
+
+describe.skipIf(!faces.available)('presentation-attack detection on real faces', () => {
+  let engine: FaceEngine;
+  const root = facesDir() ?? '';
+  const lfw = path.join(root, 'lfw');
+  const clip = path.join(root, 'video', 'head-motion-1');
+  let observed: FrameObservation[] = [];
+  const apcer: Record<string, { tried: number; accepted: number; reasons: Record<string, number> }> = {};
+
+  const observe = async (frames: Buffer[]) => engine.observe(frames.map((f) => new Uint8Array(f)));
+  const record = (type: string, verdict: BurstVerdict) => {
+    const row = (apcer[type] ??= { tried: 0, accepted: 0, reasons: {} });
+    row.tried += 1;
+    if (verdict.ok) row.accepted += 1;
+    else row.reasons[verdict.reason] = (row.reasons[verdict.reason] ?? 0) + 1;
+  };
+
+  beforeAll(async () => {
+    engine = await createFaceEngine({ workers: 2, maxQueue: 10_000 });
+    // The clip's frames 1-150 (NNN.jpg is at (NNN-1)/15 s), observed once.
+    const files = readdirSync(clip).filter((f) => f.endsWith('.jpg')).sort();
+    observed = await observe(files.map((f) => readFileSync(path.join(clip, f))));
+  }, 300_000);
+
+  afterAll(async () => {
+    await engine?.close();
+    if (Object.keys(apcer).length) {
+      console.log('\nPAD, APCER per attack type (ISO/IEC 30107-3):');
+      for (const [type, row] of Object.entries(apcer)) console.log(`  ${type.padEnd(34)} ${row.accepted}/${row.tried} accepted   refusals: ${JSON.stringify(row.reasons)}`);
+    }
+  });
+
+  /** Frames n..m of the clip (1-based), every `step`-th, as a burst with their true capture times. */
+  const clipBurst = (from: number, to: number, step: number) => {
+    const idx: number[] = [];
+    for (let f = from; f <= to; f += step) idx.push(f);
+    return { observations: idx.map((f) => observed[f - 1]!), times: idx.map((f) => ((f - idx[0]!) * 1000) / 15) };
+  };
+
+  // The performer (3.3-7.8 s): turns to his right (frames 59-80, peak about -0.30), to his left
+  // (81-95, peak about +0.16), to his right again (100-118). Each challenge below is answered by
+  // the segment that does it, cut with four start and four end offsets, at 7.5 and 5 fps.
+  const GENUINE: Array<{ actions: Action[]; starts: number[]; ends: number[] }> = [
+    { actions: ['turn_right', 'turn_left'], starts: [58, 59, 60, 61], ends: [97, 98, 99, 100] },
+    { actions: ['turn_left', 'turn_right'], starts: [86, 87, 88, 89], ends: [113, 115, 117, 118] },
+    { actions: ['turn_right', 'turn_left', 'turn_right'], starts: [58, 59, 60, 61], ends: [113, 115, 117, 118] },
+  ];
+
+  it('accepts genuine head turns answering their challenge: BPCER <= 5%', () => {
+    let bursts = 0, refused = 0;
+    const reasons: Record<string, number> = {};
+    for (const g of GENUINE) for (const s of g.starts) for (const e of g.ends) for (const step of [2, 3]) {
+      const verdict = verifyBurst({ actions: g.actions, ...clipBurst(s, e, step), elapsedMs: 60_000 });
+      bursts += 1;
+      if (!verdict.ok) { refused += 1; reasons[verdict.reason] = (reasons[verdict.reason] ?? 0) + 1; }
+    }
+    console.log(`PAD, BPCER: ${refused}/${bursts} genuine bursts refused (${((100 * refused) / bursts).toFixed(1)}%) ${JSON.stringify(reasons)}`);
+    expect(bursts).toBeGreaterThanOrEqual(90);
+    expect(refused / bursts).toBeLessThanOrEqual(0.05);
+  });
+
+  it('refuses the same genuine turns answering the other challenges', () => {
+    const burst = clipBurst(58, 100, 2); // right, then left
+    for (const actions of [['turn_left', 'turn_right'], ['turn_left', 'turn_right', 'turn_left'], ['turn_right', 'turn_left', 'turn_right']] as Action[][]) {
+      const verdict = verifyBurst({ actions, ...burst, elapsedMs: 60_000 });
+      expect(verdict.ok, actions.join(',')).toBe(false);
+    }
+  });
+
+  it("refuses the clip's cut, its wide shot and its crowd", () => {
+    for (const [from, to] of [[1, 15], [16, 50], [40, 75], [110, 140], [100, 130]] as const) {
+      for (const actions of [['turn_left', 'turn_right'], ['turn_right', 'turn_left']] as Action[][]) {
+        expect(verifyBurst({ actions, ...clipBurst(from, to, 2), elapsedMs: 60_000 }).ok, `${from}-${to}`).toBe(false);
+      }
+    }
+  });
+
+  it('refuses a burst whose capture times claim more time than the challenge has existed', () => {
+    expect(verifyBurst({ actions: ['turn_right', 'turn_left'], ...clipBurst(58, 100, 2), elapsedMs: 1_000 })).toMatchObject({ ok: false, reason: 'timing' });
+  });
+
+  it('refuses an identity switch in the middle of genuine motion (pure check on real descriptors)', () => {
+    const burst = clipBurst(58, 100, 2);
+    const other = observed.findIndex((o, i) => i >= 17 && i <= 45 && o.ok); // the other person (1-3.3 s)
+    expect(other).toBeGreaterThanOrEqual(0);
+    const foreign = observed[other] as Extract<FrameObservation, { ok: true }>;
+    const half = Math.floor(burst.observations.length / 2);
+    const switched = burst.observations.map((o, i) => (i >= half && o.ok ? { ...o, descriptor: foreign.descriptor } : o));
+    expect(verifyBurst({ actions: ['turn_right', 'turn_left'], observations: switched, times: burst.times, elapsedMs: 60_000 })).toMatchObject({ ok: false, reason: 'identity_switch' });
+  });
+
+  /** LFW identities in a fixed order, with their photos. */
+  const identities = (minPhotos: number, count: number) => {
+    const out: Array<{ id: string; photos: string[] }> = [];
+    for (const id of readdirSync(lfw).sort()) {
+      const photos = readdirSync(path.join(lfw, id)).filter((f) => f.endsWith('.jpg')).sort().map((f) => path.join(lfw, id, f));
+      if (photos.length >= minPhotos) out.push({ id, photos });
+      if (out.length === count) break;
+    }
+    return out;
+  };
+  const challengeFor = (k: number): Action[] => (k % 2 ? ['turn_right', 'turn_left'] : ['turn_left', 'turn_right']);
+  const attempt = async (type: string, k: number, poses: PrintPose[], photo: Buffer, second?: { photo: Buffer; from: number }) => {
+    let frames = await printBurst(photo, poses, k + 1);
+    if (second) frames = [...frames.slice(0, second.from), ...(await printBurst(second.photo, poses.slice(second.from), k + 7))];
+    const verdict = verifyBurst({ actions: challengeFor(k), observations: await observe(frames), times: times(frames.length), elapsedMs: 60_000 });
+    record(type, verdict);
+    return verdict;
+  };
+  // A turn to the user's left raises the yaw proxy; a print turned with its right edge towards the
+  // camera (negative yawDeg) raises it the most a flat picture can (measured): the attacker's best.
+  const tiltFor = (k: number, close: boolean): PrintPose[] => {
+    const first = challengeFor(k)[0] === 'turn_left' ? -1 : 1;
+    const angles = [0, 25, 45, 55, 30, 0, -30, -55].map((a) => first * a);
+    return angles.map((a, i) => ({ yawDeg: a, pitchDeg: k % 3 === 0 ? (i - 4) * 6 : 0, scale: close ? 1.7 : 1.2 }));
+  };
+
+  it(`(a) still print, (b) print moved in the plane, (c) print tilted about both axes: APCER 0 on ${IDENTITIES} identities each`, async () => {
+    const people = identities(1, IDENTITIES);
+    expect(people).toHaveLength(IDENTITIES);
+    for (const [k, person] of people.entries()) {
+      const photo = readFileSync(person.photos[0]!);
+      const verdicts = await Promise.all([
+        attempt('(a) still print', k, Array.from({ length: 8 }, () => ({ scale: 1.2 })), photo),
+        attempt('(b) print moved in the plane', k, ramp(-90, 90, 8).map((dx, i) => ({ dx, dy: Math.sin(i) * 20, rollDeg: (i - 4) * 4, scale: 0.9 + i * 0.05 })), photo),
+        attempt('(c) print tilted (perspective)', k, tiltFor(k, k % 2 === 0), photo),
+      ]);
+      for (const v of verdicts) expect(v.ok, person.id).toBe(false);
+    }
+  }, 1_200_000);
+
+  // KNOWN GAP (issue 9 open): a swap of several photos of one person, ordered by pose, is
+  // accepted for some identities (the printed APCER line says how many): landmarks, identity and
+  // track alone cannot tell a quick photo swap from a turn. `it.fails` keeps the measurement
+  // running and turns red the day the check stops every swap, so that this note is updated.
+  it.fails(`(d) photo swap: different photos of one person in different poses, in the answering order: measured on ${IDENTITIES} identities (not yet 0)`, async () => {
+    const people = identities(4, IDENTITIES);
+    expect(people).toHaveLength(IDENTITIES);
+    for (const [k, person] of people.entries()) {
+      // The attacker picks, among up to 6 photos, the most frontal and the most turned each way (as we measure yaw).
+      const photos = person.photos.slice(0, 6).map((p) => readFileSync(p));
+      const seen = await observe(await Promise.all(photos.map((p) => printBurst(p, [{ scale: 1.2 }], k).then((f) => f[0]!))));
+      const yawOf = photos.map((_, i) => (seen[i]!.ok ? pose((seen[i] as Extract<FrameObservation, { ok: true }>).landmarks).yaw : Number.NaN));
+      const usable = yawOf.map((y, i) => [y, i] as const).filter(([y]) => Number.isFinite(y));
+      if (usable.length < 2) { record('(d) photo swap', { ok: false, reason: 'face_lost' }); continue; }
+      // Every usable photo, ordered as the turns go: frontal, through the intermediate poses to the
+      // first side, back through frontal, on to the other side (each held for one frame or two).
+      const sign = challengeFor(k)[0] === 'turn_left' ? 1 : -1;
+      const sorted = [...usable].sort((a, b) => sign * (a[0] - b[0]));
+      const frontal = [...usable].sort((a, b) => Math.abs(a[0]) - Math.abs(b[0]))[0]![1];
+      const towardsFirst = sorted.filter(([y]) => sign * y >= sign * yawOf[frontal]!).map(([, i]) => i);
+      const towardsSecond = sorted.filter(([y]) => sign * y < sign * yawOf[frontal]!).map(([, i]) => i).reverse();
+      let order = [frontal, ...towardsFirst, ...[...towardsFirst].reverse(), ...towardsSecond];
+      while (order.length < 8) order = order.flatMap((i) => [i, i]);
+      order = order.slice(0, 40);
+      const frames = await Promise.all(order.map((i, j) => printBurst(photos[i]!, [{ scale: 1.2 }], k * 100 + j).then((f) => f[0]!)));
+      const verdict = verifyBurst({ actions: challengeFor(k), observations: await observe(frames), times: times(frames.length), elapsedMs: 60_000 });
+      record('(d) photo swap', verdict);
+    }
+    expect(apcer['(d) photo swap']!.accepted).toBe(0);
+  }, 1_200_000);
+
+  it(`(f) identity switch in the middle of the burst (two people's prints, tilted): APCER 0 on ${IDENTITIES} identities`, async () => {
+    const people = identities(1, IDENTITIES + 1);
+    for (let k = 0; k < IDENTITIES; k += 1) {
+      const verdict = await attempt('(f) identity switch mid-burst', k, tiltFor(k, true), readFileSync(people[k]!.photos[0]!), { photo: readFileSync(people[k + 1]!.photos[0]!), from: 4 });
+      expect(verdict.ok, people[k]!.id).toBe(false);
+    }
+  }, 1_200_000);
+});
