@@ -85,7 +85,7 @@ function day(ctx: Context, name: 'from' | 'to'): Date | undefined {
   const value = queryText(ctx, name, 10);
   if (value === undefined) return undefined;
   const date = /^\d{4}-\d{2}-\d{2}$/.test(value) ? new Date(`${value}T00:00:00Z`) : undefined;
-  if (!date || Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== value) throw invalid(`The ${name} date must be a day (YYYY-MM-DD).`);
+  if (!date || Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== value) throw invalid(`The “${name === "from" ? "From" : "To"}” date must be a day (YYYY-MM-DD).`);
   return date;
 }
 
