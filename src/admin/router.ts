@@ -37,7 +37,7 @@ import { dashboardCharts, SERIES } from './dashboard.ts';
  */
 interface AdminRouterDeps {
   audit: Pick<Audit, 'record'>;
-  auditEvents: Pick<AuditQueries, 'list' | 'count' | 'distinct' | 'histogram'>;
+  auditEvents: Pick<AuditQueries, 'list' | 'count' | 'distinct' | 'histogram' | 'lastAt'>;
   accounts: Pick<AccountService, 'findById' | 'findByUsername' | 'template' | 'lock' | 'unlock' | 'removeTemplate' | 'delete'>;
   accountList: Pick<AccountQueries, 'search' | 'count'>;
   clients: Pick<ClientRegistry, 'add' | 'list' | 'rotateSecret' | 'remove'>;
@@ -206,7 +206,9 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     const q = queryText(ctx, 'q');
     const after = queryText(ctx, 'after', 64);
     const rows = await deps.accountList.search({ prefix: q?.normalize('NFKC').trim(), after, limit: USERS_PAGE + 1 });
-    const users = rows.slice(0, USERS_PAGE).map((row) => ({ id: row.id, username: row.username, email: row.email, name: row.name, createdAt: row.created_at, lockedAt: row.locked_at }));
+    const pageRows = rows.slice(0, USERS_PAGE);
+    const lastSignIns = await deps.auditEvents.lastAt(pageRows.map((row) => row.id), 'signin', 'success');
+    const users = pageRows.map((row) => ({ id: row.id, username: row.username, email: row.email, name: row.name, createdAt: row.created_at, lockedAt: row.locked_at, lastSignInAt: lastSignIns.get(row.id) ?? null }));
     const nextAfter = rows.length > USERS_PAGE ? users[users.length - 1]!.username : undefined;
     const nextUrl = nextAfter ? `/admin/users?${new URLSearchParams({ ...(q ? { q } : {}), after: nextAfter })}` : undefined;
     page(ctx, 'users.njk', 'users', { users, q, after, nextUrl }, { users, next: nextAfter });
@@ -220,10 +222,12 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
 
   router.get('/users/:id', async (ctx) => {
     const account = await loadAccount(ctx);
-    const [template, events] = await Promise.all([deps.accounts.template(account.id), deps.auditEvents.list({ accountId: account.id, limit: 20 })]);
+    const [template, events, lastSignIn] = await Promise.all([
+      deps.accounts.template(account.id), deps.auditEvents.list({ accountId: account.id, limit: 20 }), deps.auditEvents.lastAt([account.id], 'signin', 'success'),
+    ]);
     const user = {
       id: account.id, username: account.username, email: account.email, name: account.name, createdAt: account.created_at,
-      lockedAt: account.locked_at, lockedReason: account.locked_reason, faceEnrolledAt: template?.createdAt,
+      lockedAt: account.locked_at, lockedReason: account.locked_reason, faceEnrolledAt: template?.createdAt, lastSignInAt: lastSignIn.get(account.id) ?? null,
     };
     page(ctx, 'user.njk', 'users', { user, events }, { user, events });
   });

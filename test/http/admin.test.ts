@@ -215,6 +215,8 @@ describe('admin console', () => {
     });
 
     it('searches by username or email prefix and pages through the accounts', async () => {
+      const idAlice = (await accountOf('alice')).id;
+      await idp.app.services.queries.audit.insert({ type: 'signin', outcome: 'success', accountId: idAlice });
       for (let i = 0; i < 30; i += 1) {
         await idp.app.services.queries.accounts.insert({ id: `search-${i}`, username: `zed${String(i).padStart(2, '0')}`, email: `z${i}@paging.example`, email_verified: false, name: '', biometric_consent_at: new Date() });
       }
@@ -229,6 +231,11 @@ describe('admin console', () => {
       // LIKE's wildcards are literal: "%" matches no one.
       expect((await http.get('/admin/users?q=%25')).json<{ users: unknown[] }>().users).toHaveLength(0);
       expect((await http.get('/admin/users?q=ali', 'text/html')).text).toContain('data-username="alice"');
+      // User activity: the last successful sign-in of each listed account.
+      const listed = (await http.get('/admin/users?q=')).json<{ users: Array<{ username: string; lastSignInAt: string | null }> }>().users;
+      const lastAlice = (await auditRows('signin')).find((row) => row.outcome === 'success' && row.account_id === idAlice)!;
+      expect(listed.find((u) => u.username === 'alice')!.lastSignInAt).toBe(new Date(lastAlice.at).toISOString());
+      expect(listed.find((u) => u.username === 'zed00')!.lastSignInAt).toBeNull();
     });
   });
 

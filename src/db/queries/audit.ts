@@ -81,6 +81,12 @@ export function createAuditQueries(db: Db) {
       const row = (await filtered(db('audit_events'), filter).count({ n: '*' }).first()) as { n: string | number } | undefined;
       return Number(row?.n ?? 0);
     },
+    /** When each of these accounts last had an event of this type and outcome (the operators' user list). */
+    async lastAt(accountIds: string[], type: string, outcome: string): Promise<Map<string, Date>> {
+      if (accountIds.length === 0) return new Map();
+      const rows = (await db('audit_events').select('account_id').max({ at: 'at' }).whereIn('account_id', accountIds).where({ type, outcome }).groupBy('account_id')) as Array<{ account_id: string; at: Date }>;
+      return new Map(rows.map((row) => [row.account_id, new Date(row.at)]));
+    },
     /** The distinct values of a column, for the operators' filter select boxes. */
     async distinct(column: 'type' | 'outcome'): Promise<string[]> {
       const rows = (await db('audit_events').distinct(column).orderBy(column).limit(500)) as Array<Record<string, string>>;
