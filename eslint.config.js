@@ -33,7 +33,7 @@ export const MODULES = {
   oidc: { uses: ['shared', 'db', 'sealing', 'http', 'policy'], web: true },
   interaction: { uses: ['shared', 'db', 'accounts', 'audit', 'biometric', 'mfa', 'passkeys', 'liveness', 'throttle', 'policy', 'oidc', 'http'], web: true },
   account: { uses: ['shared', 'db', 'accounts', 'audit', 'mfa', 'passkeys', 'liveness', 'interaction', 'policy', 'oidc', 'http'], web: true },
-  admin: { uses: ['shared', 'audit', 'throttle', 'http'], web: true },
+  admin: { uses: ['shared', 'db', 'accounts', 'audit', 'keys', 'oidc', 'throttle', 'http'], web: true }, // the operators' console
   operator: { uses: ['shared', 'db', 'idp'] }, //  the operator commands, and the socket a running IdP serves them on
   cli: { uses: ['shared', 'config', 'db', 'idp', 'operator'] },
   'app.ts': { uses: ['shared', 'http', 'metrics'], web: true },

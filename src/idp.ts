@@ -229,7 +229,10 @@ export async function createIdp(config: Config, overrides: IdpOverrides = {}): P
         }),
         createInteractionRouter({ provider, flow: services.flow, views, csrf, frameLimits, captureFrames, secureCookies, clock: services.clock, consents: services.queries.consents, liveness: services.liveness }),
         createAccountRouter({ provider, accounts: services.accounts, totp: services.totp, audit: services.audit, passkeys: services.passkeys, flow: services.flow, passkeyOnly: config.passkeys.passkeyOnly, consents: services.queries.consents, views, csrf, issuer: config.issuer, secureCookies, frameLimits, captureFrames }),
-        createAdminRouter({ audit: services.audit, throttle: services.throttle, views, credentials: config.admin }),
+        createAdminRouter({
+          audit: services.audit, auditEvents: queries.audit, accounts: services.accounts, accountList: queries.accounts, clients: services.clients,
+          signingKeys: services.signingKeys, throttle: services.throttle, csrf, views, clock: services.clock, credentials: config.admin,
+        }),
       ],
     });
 

@@ -86,7 +86,8 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     const session = await provider.Session.get(ctx as never);
     if (!session.accountId) return undefined;
     const account = await accounts.findById(session.accountId);
-    if (!account) return undefined;
+    // An account an operator has locked has no session here either (the lock also ended them).
+    if (!account || account.locked_at) return undefined;
     return { account, accountId: account.id, username: account.username, authTime: (session.authTime() ?? 0) * 1000, acr: session.acr, amr: session.amr };
   }
 

@@ -169,6 +169,45 @@ export function createAccountService(deps: AccountServiceDeps) {
       return deleted;
     },
 
+    /**
+     * An operator's lock: the account stays, but sign-in is refused (flow.ts, account_locked) and
+     * its sessions, grants and tokens end now, in the same transaction. Returns whether it exists.
+     */
+    async lock(accountId: string, reason: string, context: { ip?: string; actor: string; operator?: string }): Promise<boolean> {
+      const locked = await deps.db.transaction(async (trx) => {
+        if (!(await deps.accounts.setLock(accountId, { reason }, trx))) return false;
+        await deps.payloads.deleteForAccount(accountId, trx);
+        return true;
+      });
+      if (locked) await deps.audit.record({ type: 'account_locked', outcome: 'success', accountId, ip: context.ip ?? null, detail: { actor: context.actor, ...(context.operator ? { operator: context.operator } : {}) } });
+      return locked;
+    },
+
+    async unlock(accountId: string, context: { ip?: string; actor: string; operator?: string }): Promise<boolean> {
+      const unlocked = await deps.accounts.setLock(accountId, null);
+      if (unlocked) await deps.audit.record({ type: 'account_unlocked', outcome: 'success', accountId, ip: context.ip ?? null, detail: { actor: context.actor, ...(context.operator ? { operator: context.operator } : {}) } });
+      return unlocked;
+    },
+
+    /**
+     * Removes the face template (an operator's "reset face"): the face no longer signs in until
+     * an operator re-enrolls the person (`cli user:reset-face`). The custodian is asked to destroy
+     * the old key at once; if it is unreachable the key stays until the re-enrollment replaces it
+     * (it is not queued for the sweeper, which would destroy the new key of a quick re-enrollment).
+     * Returns false when the account has no template.
+     */
+    async removeTemplate(accountId: string, context: { ip?: string; actor: string; operator?: string }): Promise<boolean> {
+      const removed = await deps.templates.remove(accountId);
+      if (!removed) return false;
+      try {
+        await deps.custodian.forget(deps.custodian.subjectOf(accountId));
+      } catch (error) {
+        logger.warn({ err: error }, 'the custodian could not forget a removed template yet');
+      }
+      await deps.audit.record({ type: 'face_removed', outcome: 'success', accountId, ip: context.ip ?? null, detail: { actor: context.actor, ...(context.operator ? { operator: context.operator } : {}) } });
+      return true;
+    },
+
     /** Retries the custodian deletions that could not be done at once (the sweeper). */
     async retryForgets(): Promise<number> {
       const pending = await deps.forgets.list();
@@ -183,6 +222,7 @@ export type AccountService = ReturnType<typeof createAccountService>;
 /** The error codes this module raises (see src/shared/errors.ts). */
 declare module '../shared/errors.ts' {
   interface ErrorCodes {
+    account_locked: true;
     signup_invalid: true;
     username_taken: true;
   }

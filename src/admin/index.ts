@@ -4,5 +4,9 @@ export { createAdminRouter } from './router.ts';
 declare module '../shared/errors.ts' {
   interface ErrorCodes {
     admin_unauthorized: true;
+    admin_invalid: true;
+    admin_not_found: true;
+    admin_conflict: true;
+    admin_confirm_mismatch: true;
   }
 }

@@ -23,6 +23,11 @@ export type AuditType =
   | 'totp_denied'
   | 'recovery_codes_regenerated'
   | 'admin_login'
+  // The operators' console (src/admin): each with detail.actor 'operator'.
+  | 'account_locked'
+  | 'account_unlocked'
+  | 'face_removed'
+  | 'client_secret_rotated'
   | 'template_tampered'
   | 'passkey_signin'
   | 'liveness_refused'

@@ -3,7 +3,7 @@ export { lockedError, lockHolder, type LockHolder } from './lock.ts';
 export { migrateLatest, rollbackAll, migrationStatus } from './migrate.ts';
 export { createAccountQueries, type AccountQueries, type AccountRow } from './queries/accounts.ts';
 export { createTemplateQueries, type NewTemplate, type TemplateQueries, type TemplateRow } from './queries/templates.ts';
-export { createAuditQueries, type AuditEventRow, type AuditFilter, type AuditQueries, type NewAuditEvent } from './queries/audit.ts';
+export { createAuditQueries, type AuditEventRow, type AuditFilter, type AuditQueries, type AuditSeries, type NewAuditEvent } from './queries/audit.ts';
 export { createClientQueries, type ClientQueries, type ClientRow } from './queries/clients.ts';
 export { createSigningKeyQueries, type SigningKeyQueries, type SigningKeyRow } from './queries/signingKeys.ts';
 export { createOidcPayloadQueries, type OidcPayloadQueries } from './queries/oidcPayloads.ts';

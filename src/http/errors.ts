@@ -38,6 +38,7 @@ const CODE_TITLES: Record<string, string> = {
   too_many_attempts: 'Too many attempts',
   rate_limited: 'Too many requests',
   username_taken: 'Username taken',
+  account_locked: 'Account locked',
   csrf_invalid: 'Page expired',
   interaction_expired: 'Sign-in expired',
   custodian_unavailable: 'Face sign-in unavailable',

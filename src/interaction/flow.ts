@@ -296,6 +296,12 @@ export function createInteractionFlow(deps: FlowDeps) {
     },
 
     async next(input: { accountId: string; done: readonly FactorDone[]; acceptable: readonly Acr[] | undefined } & RequestContext): Promise<NextStep> {
+      // An operator's lock (src/admin), checked once a factor has proved the account (face or
+      // passkey alike), so the answer reveals nothing to someone who only typed the username.
+      if ((await deps.accounts.findById(input.accountId))?.locked_at) {
+        await deps.audit.record({ type: 'signin', outcome: 'locked', accountId: input.accountId, clientId: input.clientId ?? null, ip: input.ip ?? null });
+        throw new AppError('account_locked', 'This account is locked by an operator. Please contact support.', { status: 403 });
+      }
       const step = nextStep({ acceptable: input.acceptable, enrolled: await enrolledFactors(input.accountId), done: input.done, passkeyOnly: deps.passkeyOnly ?? false });
       const context = { accountId: input.accountId, clientId: input.clientId ?? null, ip: input.ip ?? null };
       if (step.kind === 'ask') return { kind: 'ask', factor: step.factor };

@@ -138,12 +138,26 @@ export function createClientRegistry(deps: { clients: ClientQueries; sealer: Sea
         clientId: row.client_id,
         name: String(row.metadata.client_name ?? ''),
         redirectUris: row.metadata.redirect_uris as string[],
+        postLogoutRedirectUris: (row.metadata.post_logout_redirect_uris as string[] | undefined) ?? [],
         authMethod: String(row.metadata.token_endpoint_auth_method),
         idTokenSignedResponseAlg: String(row.metadata.id_token_signed_response_alg ?? 'RS256'),
         subjectType: String(row.metadata.subject_type ?? 'public'),
         firstParty: row.first_party,
         createdAt: row.created_at,
       }));
+    },
+    /**
+     * A new secret for a confidential client, returned once (the old one stops working at once:
+     * the provider reads the client from the database at every request). Undefined when there is
+     * no such client; client_invalid for a public client, which has no secret.
+     */
+    async rotateSecret(clientId: string): Promise<string | undefined> {
+      const row = await deps.clients.find(clientId);
+      if (!row) return undefined;
+      if (row.metadata.token_endpoint_auth_method === 'none') throw invalid('A public client has no secret to rotate.');
+      const secret = randomBytes(32).toString('base64url');
+      await deps.clients.upsert({ ...row, secret_sealed: deps.sealer.seal(Buffer.from(secret, 'utf8'), clientSecretContext(clientId)) });
+      return secret;
     },
     remove: (clientId: string, trx?: Db) => deps.clients.delete(clientId, trx),
   };

@@ -118,7 +118,8 @@ const FRONTCHANNEL_METADATA = ['frontchannel_logout_uri', 'frontchannel_logout_s
 export function createProvider(deps: ProviderDeps): Provider {
   const findAccount: FindAccount = async (_ctx, sub) => {
     const account = await deps.accounts.findById(sub);
-    if (!account) return undefined;
+    // A locked account (src/admin) is unknown to the provider: no refresh, no userinfo, no session reuse.
+    if (!account || account.locked_at) return undefined;
     return {
       accountId: account.id,
       claims: async () => ({

@@ -21,6 +21,10 @@ export function createTemplateQueries(db: Db) {
         .onConflict('account_id')
         .merge();
     },
+    /** Deletes the account's template; returns whether there was one. */
+    async remove(accountId: string, trx: Db = db): Promise<boolean> {
+      return (await trx('face_templates').where({ account_id: accountId }).delete()) > 0;
+    },
     async findByAccount(accountId: string): Promise<TemplateRow | undefined> {
       return db<TemplateRow>('face_templates').where({ account_id: accountId }).first();
     },
