@@ -9,7 +9,7 @@ export interface AccountRow {
   biometric_consent_at: Date;
   created_at: Date;
   updated_at: Date;
-  /** Set while an operator has locked the account (migration 0006): sign-in is refused. */
+  /** Set while an operator has locked the account (migration 0009): sign-in is refused. */
   locked_at: Date | null;
   locked_reason: string | null;
 }
