@@ -160,7 +160,8 @@ async function createServices(config: Config, overrides: IdpOverrides, stack: Re
   // Presentation-attack detection, on every camera page unless LIVENESS=off. It needs the real
   // engine's per-frame observations: a process without them cannot claim PAD.
   let liveness: Liveness | undefined;
-  if (config.liveness.enabled && overrides.face !== 'none') {
+  // A process without pages (the CLI: http false) takes no camera steps.
+  if (config.liveness.enabled && overrides.face !== 'none' && overrides.http !== false) {
     if (!livenessFace) throw new Error('LIVENESS=on needs a face engine that observes frames (set LIVENESS=off for this face port)');
     liveness = createLiveness({ queries: queries.liveness, face: livenessFace, frameKey: keys.livenessFrame, clock, generate: overrides.liveness?.generate });
   }
@@ -228,7 +229,7 @@ export async function createIdp(config: Config, overrides: IdpOverrides = {}): P
           sampleRpUrl: config.sampleRp?.url,
         }),
         createInteractionRouter({ provider, flow: services.flow, views, csrf, frameLimits, captureFrames, secureCookies, clock: services.clock, consents: services.queries.consents, liveness: services.liveness }),
-        createAccountRouter({ provider, accounts: services.accounts, totp: services.totp, audit: services.audit, passkeys: services.passkeys, flow: services.flow, passkeyOnly: config.passkeys.passkeyOnly, consents: services.queries.consents, views, csrf, issuer: config.issuer, secureCookies, frameLimits, captureFrames }),
+        createAccountRouter({ provider, accounts: services.accounts, totp: services.totp, audit: services.audit, passkeys: services.passkeys, flow: services.flow, passkeyOnly: config.passkeys.passkeyOnly, consents: services.queries.consents, views, csrf, issuer: config.issuer, secureCookies, frameLimits, captureFrames, liveness: services.liveness }),
         createAdminRouter({
           audit: services.audit, auditEvents: queries.audit, accounts: services.accounts, accountList: queries.accounts, clients: services.clients,
           signingKeys: services.signingKeys, throttle: services.throttle, csrf, views, clock: services.clock, credentials: config.admin,

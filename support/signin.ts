@@ -117,10 +117,16 @@ export async function exchange(config: oidc.Configuration, callback: URL, reques
 }
 
 /** Enrollment over the contract: GET /signup for the CSRF token, then POST /signup with the frames. */
-export async function signUpOverHttp(base: string, username: string, frames: Frame[], options: { headers?: Record<string, string>; name?: string } = {}): Promise<Response> {
+export async function signUpOverHttp(base: string, username: string, frames: Frame[], options: { headers?: Record<string, string>; name?: string; burstTimes?: number[] } = {}): Promise<Response> {
   const http = new HttpClient(base, options.headers);
   const csrf = (await http.get('/signup')).json<{ csrf: string }>().csrf;
-  return http.postFrames('/signup', { csrf, username, email: `${username}@example.com`, name: options.name ?? '', consent: 'yes' }, frames);
+  const fields = { csrf, username, email: `${username}@example.com`, name: options.name ?? '', consent: 'yes' };
+  if (!options.burstTimes) return http.postFrames('/signup', fields, frames);
+  // PAD: the frames are a burst answering the sign-up page's challenge, filmed after it arrived.
+  const challenge = await http.postForm('/signup/challenge', { csrf }, 'application/json');
+  expect(challenge.status, challenge.text).toBe(200);
+  await new Promise((resolve) => setTimeout(resolve, options.burstTimes!.at(-1) ?? 0));
+  return http.postFrames('/signup', { ...fields, challenge: challenge.json<{ challenge: string }>().challenge, times: JSON.stringify(options.burstTimes) }, frames);
 }
 
 /**

@@ -6,6 +6,7 @@ import type { AccountService } from '../accounts/index.ts';
 import type { Audit, AuditType } from '../audit/index.ts';
 import type { AccountRow, ConsentQueries } from '../db/index.ts';
 import { frameUploadLimits, noStore, parseCheckedForm, parseCheckedJson, parseCheckedMultipart, respond, type Csrf, type MultipartLimits, type Views } from '../http/index.ts';
+import { readCaptureTimes, type Liveness } from '../liveness/index.ts';
 import type { InteractionFlow } from '../interaction/index.ts';
 import type { Totp } from '../mfa/index.ts';
 import type { Passkeys } from '../passkeys/index.ts';
@@ -57,6 +58,8 @@ interface AccountRouterDeps {
   frameLimits: Pick<MultipartLimits, 'maxFiles' | 'maxFileBytes'>;
   /** How many frames the camera page captures (the re-enrollment uses the sign-up's count). */
   captureFrames: { enroll: number };
+  /** Presentation-attack detection (LIVENESS=on): a new face is enrolled from a checked burst. */
+  liveness?: Liveness;
 }
 
 interface SignedIn {
@@ -204,7 +207,15 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   router.get('/face', async (ctx) => {
     const user = await requireSession(ctx, { fresh: true, returnTo: '/account/face' });
     if (!user) return;
-    page(ctx, 'account-face.njk', { csrf: csrf.token(ctx), frames: deps.captureFrames.enroll, username: user.username });
+    page(ctx, 'account-face.njk', { csrf: csrf.token(ctx), frames: deps.captureFrames.enroll, username: user.username, challengeUrl: deps.liveness ? '/account/face/challenge' : undefined });
+  });
+
+  // PAD: a challenge for this account's re-enrollment (needs the same fresh session as the upload).
+  router.post('/face/challenge', async (ctx) => {
+    const { user } = await freshForm(ctx);
+    if (!deps.liveness) throw new AppError('liveness_disabled', 'This server does not use camera challenges.', { status: 404 });
+    const challenge = await deps.liveness.challenge(`account:${user.accountId}`);
+    ctx.body = { challenge: challenge.id, actions: challenge.actions, expiresAt: new Date(challenge.expiresAt).toISOString(), capture: challenge.capture };
   });
 
   router.post('/face', async (ctx) => {
@@ -214,7 +225,12 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
       accountId: user.accountId,
       actor: 'user',
       ip: ctx.ip,
-      frames: async () => (await parseCheckedMultipart(ctx, csrf, frameUpload)).files.map((file) => file.data),
+      frames: async () => {
+        const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
+        const frames = body.files.map((file) => file.data);
+        if (!deps.liveness) return frames;
+        return (await deps.liveness.check({ binding: `account:${user.accountId}`, challengeId: body.fields.challenge ?? '', times: readCaptureTimes(body.fields.times), frames })).keyFrames;
+      },
     });
     ctx.status = 303;
     ctx.redirect('/account?done=face');

@@ -13,12 +13,12 @@ const TYPES: Record<string, string> = { '.css': 'text/css; charset=utf-8', '.js'
 const VENDOR: Record<string, string> = {
   'simplewebauthn-browser.js': fileURLToPath(new URL('../../node_modules/@simplewebauthn/browser/dist/bundle/index.umd.min.js', import.meta.url)),
   // The camera page's face tracker (prompts and feedback only: the server decides), with the two
-  // small models it needs (tiny detector 190 kB, tiny 68 landmarks 75 kB), from the same package
-  // the server uses.
+  // models it needs (tiny detector 190 kB; the 68 landmarks the server uses, 350 kB, so that page
+  // and server read the same head pose), from the same package the server uses.
   'face-api.js': fileURLToPath(new URL('../../node_modules/@vladmandic/face-api/dist/face-api.js', import.meta.url)),
 };
 const MODELS_DIR = fileURLToPath(new URL('../../node_modules/@vladmandic/face-api/model/', import.meta.url));
-const MODELS = ['tiny_face_detector_model', 'face_landmark_68_tiny_model'].flatMap((m) => [`${m}-weights_manifest.json`, `${m}.bin`]);
+const MODELS = ['tiny_face_detector_model', 'face_landmark_68_model'].flatMap((m) => [`${m}-weights_manifest.json`, `${m}.bin`]);
 
 /** Serves the few files in views/static (and VENDOR) from memory: a fixed list, so no path ever reaches the disk. */
 export function staticFiles() {

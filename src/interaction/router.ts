@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
 import { errors, type Provider, type InteractionResults } from 'oidc-provider';
@@ -6,7 +6,7 @@ import { frameUploadLimits, noStore, parseCheckedForm, parseCheckedJson, parseCh
 import { AppError, type Clock } from '../shared/index.ts';
 import { acceptableAcrs, type AcrParams, type Factor, type FactorDone } from '../policy/index.ts';
 import type { ConsentQueries } from '../db/index.ts';
-import type { Liveness } from '../liveness/index.ts';
+import { readCaptureTimes, type Liveness } from '../liveness/index.ts';
 import type { InteractionFlow, LoginDecision, NextStep } from './flow.ts';
 import { abortResult, loginResult, unmetResult } from './result.ts';
 
@@ -112,13 +112,29 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     const liveness = deps.liveness;
     if (!liveness) return framesOf(ctx)();
     const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
-    const { keyFrames } = await liveness.check({ binding, challengeId: body.fields.challenge ?? '', times: readTimes(body.fields.times), frames: body.files.map((file) => file.data) });
+    const { keyFrames } = await liveness.check({ binding, challengeId: body.fields.challenge ?? '', times: readCaptureTimes(body.fields.times), frames: body.files.map((file) => file.data) });
     return keyFrames;
   };
+  /**
+   * A sign-up's fields and frames. With PAD the frames are a burst answering the challenge issued
+   * to this sign-up page (bound to its CSRF token, so to this browser), and only its most frontal
+   * frames become the template: a photo cannot enroll a face.
+   */
   const bodyOf = (ctx: Context, seen?: { fields?: Record<string, string | undefined> }) => async () => {
     const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
     if (seen) seen.fields = body.fields;
-    return { fields: body.fields, frames: body.files.map((file) => file.data) };
+    const frames = body.files.map((file) => file.data);
+    if (!deps.liveness) return { fields: body.fields, frames };
+    const { keyFrames } = await deps.liveness.check({ binding: signupBinding(body.fields.csrf), challengeId: body.fields.challenge ?? '', times: readCaptureTimes(body.fields.times), frames });
+    return { fields: body.fields, frames: keyFrames };
+  };
+  const signupBinding = (token: string | undefined) => `signup:${createHash('sha256').update(token ?? '').digest('base64url')}`;
+  /** PAD: a challenge for a sign-up page (POST with its CSRF token). */
+  const signupChallenge = async (ctx: Context) => {
+    const fields = await parseCheckedForm(ctx, csrf);
+    if (!deps.liveness) throw new AppError('liveness_disabled', 'This server does not use camera challenges.', { status: 404 });
+    const challenge = await deps.liveness.challenge(signupBinding(fields.csrf));
+    ctx.body = { challenge: challenge.id, actions: challenge.actions, expiresAt: new Date(challenge.expiresAt).toISOString(), capture: challenge.capture };
   };
 
   /**
@@ -131,7 +147,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     const token = csrf.token(ctx);
     const values = { username: seen.fields.username ?? '', email: seen.fields.email ?? '', name: seen.fields.name ?? '', consent: seen.fields.consent === 'yes' };
     ctx.status = error.status;
-    render(ctx, 'signup.njk', { ...page, csrf: token, frames: deps.captureFrames.enroll, values, error: { code: error.code, message: error.message } }, {});
+    render(ctx, 'signup.njk', { ...page, csrf: token, frames: deps.captureFrames.enroll, challengeUrl: deps.liveness ? `${String(page.action)}/challenge` : undefined, values, error: { code: error.code, message: error.message } }, {});
     return true;
   }
 
@@ -457,9 +473,10 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       action: `/interaction/${interaction.uid}/signup`,
       checkUsername: `/interaction/${interaction.uid}/signup/username`,
       frames: deps.captureFrames.enroll,
+      challengeUrl: deps.liveness ? `/interaction/${interaction.uid}/signup/challenge` : undefined,
       client: await clientOf(interaction),
       backUrl: `/interaction/${interaction.uid}`,
-    }, { uid: interaction.uid, csrf: token, next: { signup: `/interaction/${interaction.uid}/signup`, username: `/interaction/${interaction.uid}/signup/username` } });
+    }, { uid: interaction.uid, csrf: token, liveness: deps.liveness !== undefined, next: { signup: `/interaction/${interaction.uid}/signup`, username: `/interaction/${interaction.uid}/signup/username`, ...(deps.liveness ? { challenge: `/interaction/${interaction.uid}/signup/challenge` } : {}) } });
   });
 
   router.post('/interaction/:uid/signup', async (ctx) => {
@@ -488,6 +505,11 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     await checkUsername(ctx);
   });
   router.post('/signup/username', checkUsername);
+  router.post('/signup/challenge', signupChallenge);
+  router.post('/interaction/:uid/signup/challenge', async (ctx) => {
+    await details(ctx, 'login');
+    await signupChallenge(ctx);
+  });
 
   /** The interaction's grant, widened by what the consent covers. */
   async function saveGrant(interaction: Details, accountId: string, scopes: string[], claims: string[]): Promise<string> {
@@ -521,7 +543,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
 
   router.get('/signup', async (ctx) => {
     const token = csrf.token(ctx);
-    render(ctx, 'signup.njk', { csrf: token, action: '/signup', checkUsername: '/signup/username', frames: deps.captureFrames.enroll }, { csrf: token, next: { signup: '/signup', username: '/signup/username' } });
+    render(ctx, 'signup.njk', { csrf: token, action: '/signup', checkUsername: '/signup/username', frames: deps.captureFrames.enroll, challengeUrl: deps.liveness ? '/signup/challenge' : undefined }, { csrf: token, liveness: deps.liveness !== undefined, next: { signup: '/signup', username: '/signup/username', ...(deps.liveness ? { challenge: '/signup/challenge' } : {}) } });
   });
 
   router.post('/signup', async (ctx) => {
@@ -542,18 +564,3 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
 
   return router;
 }
-
-/** The `times` field of a burst: a JSON array of finite numbers (ms); anything else is a 400. */
-function readTimes(raw: string | undefined): number[] {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw ?? '');
-  } catch {
-    value = undefined;
-  }
-  if (!Array.isArray(value) || value.length > 64 || !value.every((t) => typeof t === 'number' && Number.isFinite(t) && t >= 0 && t < 600_000)) {
-    throw new AppError('bad_request', 'The capture times of the pictures are missing or malformed.', { status: 400 });
-  }
-  return value as number[];
-}
-

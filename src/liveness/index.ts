@@ -67,6 +67,20 @@ export class LivenessRefusal extends AppError {
   }
 }
 
+/** The `times` field of a burst: a JSON array of finite numbers (ms); anything else is a 400. */
+export function readCaptureTimes(raw: string | undefined): number[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw ?? '');
+  } catch {
+    value = undefined;
+  }
+  if (!Array.isArray(value) || value.length > 64 || !value.every((t) => typeof t === 'number' && Number.isFinite(t) && t >= 0 && t < 600_000)) {
+    throw new AppError('bad_request', 'The capture times of the pictures are missing or malformed.', { status: 400 });
+  }
+  return value as number[];
+}
+
 export function createLiveness(deps: LivenessDeps) {
   const clock = deps.clock ?? systemClock;
   const limits: LivenessLimits = { ...DEFAULT_LIVENESS_LIMITS, ...deps.limits };

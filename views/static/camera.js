@@ -4,7 +4,7 @@
 //
 // With a camera check (data-challenge-url, presentation-attack detection): the page asks the
 // server for a challenge (head turns, in an order chosen by the server), shows one prompt at a
-// time over the preview, tracks the face in the browser (face-api's tiny models) to say "turn a
+// time over the preview, tracks the face in the browser (face-api's tiny detector and 68 landmarks (the server's landmark model, so both read the same yaw)) to say "turn a
 // little more" and to move to the next prompt, and records a burst of frames with their capture
 // times. The server checks the burst; nothing this page concludes is trusted.
 (() => {
@@ -56,8 +56,9 @@
     canvas.getContext('2d').drawImage(video, 0, 0, canvas.width, canvas.height);
     return canvas;
   };
-  const toJpeg = (c) => new Promise((resolve, reject) => {
-    c.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('capture failed'))), 'image/jpeg', 0.85);
+  // Single pictures at 0.92; a burst's frames at 0.85 (up to 40 of them, each far below the 512 kB cap).
+  const toJpeg = (c, quality = 0.92) => new Promise((resolve, reject) => {
+    c.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('capture failed'))), 'image/jpeg', quality);
   });
   const grab = () => toJpeg(draw());
 
@@ -97,20 +98,25 @@
   // middle of the jaw line, in jaw widths, along the jaw; positive when the user turns to their left.
   const tracker = {
     ready: false,
-    async load() {
+    loading: Promise.resolve(),
+    load() {
       const api = window.faceapi;
       if (!api) return;
-      try {
-        await api.nets.tinyFaceDetector.loadFromUri('/static/models');
-        await api.nets.faceLandmark68TinyNet.loadFromUri('/static/models');
-        this.ready = true;
-      } catch {
-        this.ready = false; // prompts then advance on a timer; the server still decides
-      }
+      this.loading = (async () => {
+        try {
+          await api.nets.tinyFaceDetector.loadFromUri('/static/models');
+          await api.nets.faceLandmark68Net.loadFromUri('/static/models');
+          // The first inference compiles the kernels (seconds on some machines): before the prompts.
+          await this.look(draw());
+          this.ready = true;
+        } catch {
+          this.ready = false; // prompts then advance on a timer; the server still decides
+        }
+      })();
     },
     async look(source) {
       const api = window.faceapi;
-      const found = await api.detectSingleFace(source, new api.TinyFaceDetectorOptions({ inputSize: 224, scoreThreshold: 0.4 })).withFaceLandmarks(true);
+      const found = await api.detectSingleFace(source, new api.TinyFaceDetectorOptions({ inputSize: 224, scoreThreshold: 0.4 })).withFaceLandmarks();
       if (!found) return { face: false };
       const p = found.landmarks.positions;
       const jx = p[16].x - p[0].x, jy = p[16].y - p[0].y;
@@ -159,11 +165,13 @@
     const body = await response.json().catch(() => ({}));
     if (!response.ok) throw new Error(body.message || 'The camera check could not be started.');
     form.querySelector('[data-challenge-input]').value = body.challenge;
+    say('Preparing the camera check…');
+    await Promise.race([tracker.loading, sleep(10_000)]);
     const { intervalMs, maxFrames, maxDurationMs } = body.capture;
     const steps = body.actions.filter((a) => PROMPTS[a]);
-    // The tracker's own threshold sits above the server's (0.12), so that a turn the page calls
-    // done is one the server sees too.
-    const target = 0.16;
+    // The page moves on a little before the server's threshold (0.12): the head goes on turning
+    // for a moment, and the next prompt's frames show the peak.
+    const target = 0.11;
     const shots = [];
     const times = [];
     let t0 = 0;
@@ -171,25 +179,43 @@
     let after = 0; // frames still to take after the last turn (the way back)
     progress.hidden = false;
     prompt('Look straight at the camera');
+    let asked = performance.now();
     const deadline = performance.now() + maxDurationMs + 4000;
+    // The tracker runs beside the capture (on a copy of the latest frame), never holding it up:
+    // frames keep their rhythm however slow the tracker is on this device.
+    const trackCanvas = document.createElement('canvas');
+    let latest = { face: true, yaw: Number.NaN, at: 0 };
+    let busy = false;
+    const track = (frame) => {
+      if (!tracker.ready || busy) return;
+      busy = true;
+      trackCanvas.width = frame.width;
+      trackCanvas.height = frame.height;
+      trackCanvas.getContext('2d').drawImage(frame, 0, 0);
+      const at = performance.now();
+      tracker.look(trackCanvas).then((seen) => { latest = { ...seen, at }; }, () => {}).finally(() => { busy = false; });
+    };
     while (shots.length < maxFrames && performance.now() < deadline) {
       const tick = performance.now();
       const frame = draw();
-      const seen = tracker.ready ? await tracker.look(frame) : { face: true, yaw: Number.NaN };
+      track(frame);
+      const seen = latest;
       if (!seen.face) {
         say(brightness(frame) < 45 ? 'It is too dark: turn on a light or face a window.' : 'We cannot see your face: keep it inside the oval.');
       } else if (seen.width !== undefined && seen.width < 90) {
         say('Come a little closer to the camera.');
       }
       if (step === -1) {
-        if (seen.face && (Number.isNaN(seen.yaw) || Math.abs(seen.yaw) < 0.08)) {
+        // Start on a straight look the tracker has just seen (or at once, without a tracker).
+        const straight = tracker.ready ? seen.face && seen.at >= asked && Math.abs(seen.yaw) < 0.06 : true;
+        if (straight) {
           step = 0;
-          t0 = performance.now();
+          t0 = tick; // the burst starts with this frame
           prompt(PROMPTS[steps[0]].text, PROMPTS[steps[0]].arrow);
         }
       }
       if (step >= 0) {
-        shots.push(await toJpeg(frame));
+        shots.push(await toJpeg(frame, 0.85));
         times.push(Math.round(tick - t0));
         if (step < steps.length) {
           const want = PROMPTS[steps[step]];
@@ -199,7 +225,15 @@
           if (reached) {
             step += 1;
             if (step < steps.length) prompt(PROMPTS[steps[step]].text, PROMPTS[steps[step]].arrow);
-            else { prompt('Now look straight at the camera'); after = 3; }
+            else { prompt('Done: look straight at the camera'); after = 1; }
+          } else if (step === 0 && seen.face && !Number.isNaN(seen.yaw) && -want.side * seen.yaw >= target) {
+            // The first turn went the other way: start the burst again from a straight look
+            // (the server accepts only the turns asked, in order).
+            shots.length = 0;
+            times.length = 0;
+            step = -1;
+            asked = performance.now();
+            prompt(want.side > 0 ? 'That was your right. Look straight, then turn to your left' : 'That was your left. Look straight, then turn to your right');
           } else if (seen.face && !Number.isNaN(seen.yaw) && want.side * seen.yaw > 0.06) {
             say(want.more);
           }
