@@ -125,3 +125,22 @@ export function printBurst(photo: Buffer, poses: PrintPose[], seed = 1): Promise
 export function ramp(a: number, b: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => (n === 1 ? a : a + ((b - a) * i) / (n - 1)));
 }
+
+/** The attack recipes of the PAD measurements (test/integration/liveness, bench/liveness.ts). */
+export type TurnOrder = 'left_first' | 'right_first';
+
+/** (a) A still print: the same pose in every frame. */
+export const stillPoses = (n = 8): PrintPose[] => Array.from({ length: n }, () => ({ scale: 1.4 }));
+
+/** (b) A print moved in the plane: shifted, rolled and brought closer, smoothly (the face 130-170 px wide). */
+export const movedPoses = (n = 8): PrintPose[] => ramp(-90, 90, n).map((dx, i) => ({ dx, dy: Math.sin(i) * 20, rollDeg: (i - n / 2) * 4, scale: 1.3 + i * 0.05 }));
+
+/**
+ * (c) A print tilted the way that moves the yaw proxy as the turns ask (measured: turning the
+ * print's right edge towards the camera raises it the most a flat picture can), up to 55 degrees,
+ * about both axes on every third identity, close to the camera or not.
+ */
+export function tiltPoses(order: TurnOrder, k: number, close: boolean): PrintPose[] {
+  const first = order === 'left_first' ? -1 : 1;
+  return [0, 25, 45, 55, 30, 0, -30, -55].map((a, i) => ({ yawDeg: first * a, pitchDeg: k % 3 === 0 ? (i - 4) * 6 : 0, scale: close ? 1.8 : 1.4 }));
+}

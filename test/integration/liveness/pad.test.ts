@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFaceEngine, type FaceEngine, type FrameObservation } from '../../../src/face/index.ts';
 import { pose, verifyBurst, type Action, type BurstVerdict } from '../../../src/liveness/index.ts';
 import { facesDir, facesRequirement } from '../../../support/faces.ts';
-import { printBurst, ramp, type PrintPose } from '../../../support/pad.ts';
+import { movedPoses, printBurst, stillPoses, tiltPoses, type PrintPose } from '../../../support/pad.ts';
 
 /**
  * Presentation-attack detection measured as ISO/IEC 30107-3 does: APCER per attack type (the
@@ -126,13 +126,7 @@ describe.skipIf(!faces.available)('presentation-attack detection on real faces',
     record(type, verdict);
     return verdict;
   };
-  // A turn to the user's left raises the yaw proxy; a print turned with its right edge towards the
-  // camera (negative yawDeg) raises it the most a flat picture can (measured): the attacker's best.
-  const tiltFor = (k: number, close: boolean): PrintPose[] => {
-    const first = challengeFor(k)[0] === 'turn_left' ? -1 : 1;
-    const angles = [0, 25, 45, 55, 30, 0, -30, -55].map((a) => first * a);
-    return angles.map((a, i) => ({ yawDeg: a, pitchDeg: k % 3 === 0 ? (i - 4) * 6 : 0, scale: close ? 1.7 : 1.2 }));
-  };
+  const tiltFor = (k: number, close: boolean) => tiltPoses(challengeFor(k)[0] === 'turn_left' ? 'left_first' : 'right_first', k, close);
 
   it(`(a) still print, (b) print moved in the plane, (c) print tilted about both axes: APCER 0 on ${IDENTITIES} identities each`, async () => {
     const people = identities(1, IDENTITIES);
@@ -140,8 +134,8 @@ describe.skipIf(!faces.available)('presentation-attack detection on real faces',
     for (const [k, person] of people.entries()) {
       const photo = readFileSync(person.photos[0]!);
       const verdicts = await Promise.all([
-        attempt('(a) still print', k, Array.from({ length: 8 }, () => ({ scale: 1.2 })), photo),
-        attempt('(b) print moved in the plane', k, ramp(-90, 90, 8).map((dx, i) => ({ dx, dy: Math.sin(i) * 20, rollDeg: (i - 4) * 4, scale: 0.9 + i * 0.05 })), photo),
+        attempt('(a) still print', k, stillPoses(), photo),
+        attempt('(b) print moved in the plane', k, movedPoses(), photo),
         attempt('(c) print tilted (perspective)', k, tiltFor(k, k % 2 === 0), photo),
       ]);
       for (const v of verdicts) expect(v.ok, person.id).toBe(false);
