@@ -14,6 +14,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path, { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import sharp from 'sharp';
 import { createFaceEngine, type FrameObservation } from '../src/face/index.ts';
 import { pose, verifyBurst, type Action, type BurstVerdict } from '../src/liveness/index.ts';
 import { chromiumPath, launchWithCamera, scratchDir } from '../support/browser.ts';
@@ -153,9 +154,12 @@ export async function runLivenessBench(options: { runs?: number; identities?: nu
     const enroll = Array.from({ length: 22 }, (_, i) => 58 + 2 * i);
     const signup = await signUpOverHttp(idp.url, 'performer', enroll.map((n) => ({ data: jpg(n) })), { burstTimes: enroll.map((n) => Math.round(((n - 58) * 1000) / 15)) });
     if (signup.status !== 303) throw new Error(`enrollment failed: ${signup.status}`);
-    const forth = Array.from({ length: 100 - 61 + 1 }, (_, i) => Buffer.from(jpg(61 + i)));
-    const camera = await makeMjpeg([...forth, ...[...forth].reverse()].flatMap((f) => [f, f]), join(scratchDir('faceid-pad-bench-'), 'genuine.mjpeg'));
+    const dir = scratchDir('faceid-pad-bench-');
     for (let i = 0; i < browserRuns; i += 1) {
+      // A fresh camera file per run (the clip re-encoded at another quality): a fake camera shows
+      // the same pixels each loop, and the same pictures twice are a replay the server refuses.
+      const forth = await Promise.all(Array.from({ length: 100 - 61 + 1 }, (_, k) => sharp(jpg(61 + k)).jpeg({ quality: 92 - i }).toBuffer()));
+      const camera = await makeMjpeg([...forth, ...[...forth].reverse()].flatMap((f) => [f, f]), join(dir, `genuine-${i}.mjpeg`));
       const browser = await launchWithCamera(camera);
       try {
         const page = await browser.newPage();
@@ -168,7 +172,8 @@ export async function runLivenessBench(options: { runs?: number; identities?: nu
         await page.click('[data-capture]');
         await page.waitForSelector('#claims, [data-error-code]', { timeout: 120_000 });
         const ok = (await page.locator('#claims').count()) > 0;
-        log(`liveness: browser run ${i + 1}: ${(performance.now() - t0).toFixed(0)} ms ${ok ? '' : '(refused)'}`);
+        const reason = ok ? '' : ((await idp.database.knex('audit_events').where({ type: 'liveness_refused' }).orderBy('id', 'desc').first()) as { outcome?: string } | undefined)?.outcome;
+        log(`liveness: browser run ${i + 1}: ${(performance.now() - t0).toFixed(0)} ms ${ok ? '' : `(refused: ${reason ?? await page.getAttribute('[data-error-code]', 'data-error-code')})`}`);
         if (ok) total.push(performance.now() - t0);
       } finally {
         await browser.close();
