@@ -20,7 +20,7 @@ import { pose, verifyBurst, type Action, type BurstVerdict } from '../src/livene
 import { chromiumPath, launchWithCamera, scratchDir } from '../support/browser.ts';
 import { facesDir, makeMjpeg } from '../support/faces.ts';
 import { startIdp } from '../support/idp.ts';
-import { movedPoses, printBurst, stillPoses, tiltPoses } from '../support/pad.ts';
+import { movedPoses, photoSwapOrder, printBurst, stillPoses, tiltPoses } from '../support/pad.ts';
 import { realParts } from '../support/parts.ts';
 import { startRelyingParty } from '../support/rp.ts';
 import { signUpOverHttp } from '../support/signin.ts';
@@ -111,16 +111,9 @@ export async function runLivenessBench(options: { runs?: number; identities?: nu
       const photos = multi[k]!.photos.slice(0, 6).map((p) => readFileSync(p));
       const seen = await observe(await Promise.all(photos.map((p) => printBurst(p, [{ scale: 1.2 }], k).then((f) => f[0]!))));
       const yawOf = seen.map((o) => (o.ok ? pose((o as Extract<FrameObservation, { ok: true }>).landmarks).yaw : Number.NaN));
-      const usable = yawOf.map((y, i) => [y, i] as const).filter(([y]) => Number.isFinite(y));
-      if (usable.length >= 2) {
-        const sign = challenge(k)[0] === 'turn_left' ? 1 : -1;
-        const sorted = [...usable].sort((a, b) => sign * (a[0] - b[0]));
-        const frontal = [...usable].sort((a, b) => Math.abs(a[0]) - Math.abs(b[0]))[0]![1];
-        const towardsFirst = sorted.filter(([y]) => sign * y >= sign * yawOf[frontal]!).map(([, i]) => i);
-        const towardsSecond = sorted.filter(([y]) => sign * y < sign * yawOf[frontal]!).map(([, i]) => i).reverse();
-        let seq = [frontal, ...towardsFirst, ...[...towardsFirst].reverse(), ...towardsSecond];
-        while (seq.length < 8) seq = seq.flatMap((i) => [i, i]);
-        const frames = await Promise.all(seq.slice(0, 40).map((i, j) => printBurst(photos[i]!, [{ scale: 1.2 }], k * 100 + j).then((f) => f[0]!)));
+      const sequence = photoSwapOrder(yawOf, order(k));
+      if (sequence) {
+        const frames = await Promise.all(sequence.map((i, j) => printBurst(photos[i]!, [{ scale: 1.2 }], k * 100 + j).then((f) => f[0]!)));
         if ((await judge(k, frames)).ok) accepted['(d) photo swap']! += 1;
       }
     }

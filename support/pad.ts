@@ -144,3 +144,22 @@ export function tiltPoses(order: TurnOrder, k: number, close: boolean): PrintPos
   const first = order === 'left_first' ? -1 : 1;
   return [0, 25, 45, 55, 30, 0, -30, -55].map((a, i) => ({ yawDeg: first * a, pitchDeg: k % 3 === 0 ? (i - 4) * 6 : 0, scale: close ? 1.8 : 1.4 }));
 }
+
+/**
+ * (d) The order in which a photo-swap attacker shows photos of one person, knowing each photo's
+ * yaw proxy (NaN: no usable face): frontal, through the intermediate poses to the first side, back
+ * through frontal, on to the other side; repeated until the burst is long enough. Returns photo
+ * indices (at most 40), or undefined with fewer than two usable photos.
+ */
+export function photoSwapOrder(yaws: readonly number[], order: TurnOrder): number[] | undefined {
+  const usable = yaws.map((y, i) => [y, i] as const).filter(([y]) => Number.isFinite(y));
+  if (usable.length < 2) return undefined;
+  const sign = order === 'left_first' ? 1 : -1;
+  const sorted = [...usable].sort((a, b) => sign * (a[0] - b[0]));
+  const frontal = [...usable].sort((a, b) => Math.abs(a[0]) - Math.abs(b[0]))[0]![1];
+  const towardsFirst = sorted.filter(([y]) => sign * y >= sign * yaws[frontal]!).map(([, i]) => i);
+  const towardsSecond = sorted.filter(([y]) => sign * y < sign * yaws[frontal]!).map(([, i]) => i).reverse();
+  let sequence = [frontal, ...towardsFirst, ...[...towardsFirst].reverse(), ...towardsSecond];
+  while (sequence.length < 8) sequence = sequence.flatMap((i) => [i, i]);
+  return sequence.slice(0, 40);
+}

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFaceEngine, type FaceEngine, type FrameObservation } from '../../../src/face/index.ts';
 import { pose, verifyBurst, type Action, type BurstVerdict } from '../../../src/liveness/index.ts';
 import { facesDir, facesRequirement } from '../../../support/faces.ts';
-import { movedPoses, printBurst, stillPoses, tiltPoses, type PrintPose } from '../../../support/pad.ts';
+import { movedPoses, photoSwapOrder, printBurst, stillPoses, tiltPoses, type PrintPose } from '../../../support/pad.ts';
 
 /**
  * Presentation-attack detection measured as ISO/IEC 30107-3 does: APCER per attack type (the
@@ -154,18 +154,9 @@ describe.skipIf(!faces.available)('presentation-attack detection on real faces',
       const photos = person.photos.slice(0, 6).map((p) => readFileSync(p));
       const seen = await observe(await Promise.all(photos.map((p) => printBurst(p, [{ scale: 1.2 }], k).then((f) => f[0]!))));
       const yawOf = photos.map((_, i) => (seen[i]!.ok ? pose((seen[i] as Extract<FrameObservation, { ok: true }>).landmarks).yaw : Number.NaN));
-      const usable = yawOf.map((y, i) => [y, i] as const).filter(([y]) => Number.isFinite(y));
-      if (usable.length < 2) { record('(d) photo swap', { ok: false, reason: 'face_lost' }); continue; }
-      // Every usable photo, ordered as the turns go: frontal, through the intermediate poses to the
-      // first side, back through frontal, on to the other side (each held for one frame or two).
-      const sign = challengeFor(k)[0] === 'turn_left' ? 1 : -1;
-      const sorted = [...usable].sort((a, b) => sign * (a[0] - b[0]));
-      const frontal = [...usable].sort((a, b) => Math.abs(a[0]) - Math.abs(b[0]))[0]![1];
-      const towardsFirst = sorted.filter(([y]) => sign * y >= sign * yawOf[frontal]!).map(([, i]) => i);
-      const towardsSecond = sorted.filter(([y]) => sign * y < sign * yawOf[frontal]!).map(([, i]) => i).reverse();
-      let order = [frontal, ...towardsFirst, ...[...towardsFirst].reverse(), ...towardsSecond];
-      while (order.length < 8) order = order.flatMap((i) => [i, i]);
-      order = order.slice(0, 40);
+      // Every usable photo, ordered as the turns go (support/pad.ts, photoSwapOrder).
+      const order = photoSwapOrder(yawOf, challengeFor(k)[0] === 'turn_left' ? 'left_first' : 'right_first');
+      if (!order) { record('(d) photo swap', { ok: false, reason: 'face_lost' }); continue; }
       const frames = await Promise.all(order.map((i, j) => printBurst(photos[i]!, [{ scale: 1.2 }], k * 100 + j).then((f) => f[0]!)));
       const verdict = verifyBurst({ actions: challengeFor(k), observations: await observe(frames), times: times(frames.length), elapsedMs: 60_000 });
       record('(d) photo swap', verdict);
