@@ -4,9 +4,9 @@
 //
 // With a camera check (data-challenge-url, presentation-attack detection): the page asks the
 // server for a challenge (head turns, in an order chosen by the server), shows one prompt at a
-// time over the preview, tracks the face in the browser (face-api's tiny detector and 68 landmarks (the server's landmark model, so both read the same yaw)) to say "turn a
-// little more" and to move to the next prompt, and records a burst of frames with their capture
-// times. The server checks the burst; nothing this page concludes is trusted.
+// time over the preview, tracks the face in the browser (face-api's tiny detector and the
+// server's own 68-landmark model, so both read the same yaw) to say "turn a little more" and to
+// move to the next prompt, and records a burst of frames with their capture times. The server checks the burst; nothing this page concludes is trusted.
 (() => {
   const root = document.querySelector('[data-camera]');
   if (!root) return;
