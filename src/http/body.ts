@@ -224,6 +224,12 @@ export function parseMultipart(ctx: Context, limits: MultipartLimits, gate?: Fir
         stream.resume();
         return fail(new AppError('bad_request', `Unexpected file field "${name}".`, { status: 400 }));
       }
+      // An empty file input: browsers send one part with no file name, octet-stream and no bytes
+      // (HTML, "constructing the entry list"). That is "no frame", not a frame of the wrong type.
+      if (!info.filename && info.mimeType.toLowerCase() === 'application/octet-stream') {
+        stream.resume();
+        return;
+      }
       if (!limits.allowedTypes.includes(info.mimeType.toLowerCase())) {
         stream.resume();
         return fail(new AppError('unsupported_media_type', `Frames must be ${limits.allowedTypes.join(' or ')}.`, { status: 415 }));

@@ -180,7 +180,8 @@
     progress.hidden = false;
     prompt('Look straight at the camera');
     let asked = performance.now();
-    const deadline = performance.now() + maxDurationMs + 4000;
+    // The burst has maxDurationMs once it starts; the straight look that starts it gets 20 s.
+    let deadline = performance.now() + 20_000;
     // The tracker runs beside the capture (on a copy of the latest frame), never holding it up:
     // frames keep their rhythm however slow the tracker is on this device.
     const trackCanvas = document.createElement('canvas');
@@ -206,10 +207,12 @@
         say('Come a little closer to the camera.');
       }
       if (step === -1) {
-        // Start on a straight look the tracker has just seen (or at once, without a tracker).
-        const straight = tracker.ready ? seen.face && seen.at >= asked && Math.abs(seen.yaw) < 0.06 : true;
+        // Start on a straight look the tracker has just seen, in a frame at most 0.6 s old (or at
+        // once, without a tracker).
+        const straight = tracker.ready ? seen.face && seen.at >= asked && tick - seen.at < 600 && Math.abs(seen.yaw) < 0.06 : true;
         if (straight) {
           step = 0;
+          deadline = tick + maxDurationMs;
           t0 = tick; // the burst starts with this frame
           prompt(PROMPTS[steps[0]].text, PROMPTS[steps[0]].arrow);
         }
@@ -245,6 +248,7 @@
       if (wait > 0) await sleep(wait);
     }
     promptBox.hidden = true;
+    if (shots.length === 0) throw new Error('We could not see you look straight at the camera. Face the camera in good light and press the button again.');
     form.querySelector('[data-times-input]').value = JSON.stringify(times);
     return shots;
   }

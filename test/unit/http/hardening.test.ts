@@ -112,6 +112,12 @@ describe('web hardening', () => {
       expect(tooMany.status).toBe(413);
       const gif = await http.postFrames(state.next.face!, { csrf: state.csrf }, [{ data: Buffer.from('GIF89a'), type: 'image/gif' }]);
       expect(gif.status).toBe(415);
+      // What a browser sends for a file input with no file: one empty, unnamed octet-stream part.
+      // That is "no frame" (422 no_frames), not a frame of the wrong type.
+      const body = `--b\r\ncontent-disposition: form-data; name="csrf"\r\n\r\n${state.csrf}\r\n--b\r\ncontent-disposition: form-data; name="frame"; filename=""\r\ncontent-type: application/octet-stream\r\n\r\n\r\n--b--\r\n`;
+      const empty = await http.request(state.next.face!, { method: 'POST', body, headers: { 'content-type': 'multipart/form-data; boundary=b' } });
+      expect(empty.status).toBe(422);
+      expect(empty.json()).toMatchObject({ error: 'no_frames' });
       const notAnImage = await http.postFrames(state.next.face!, { csrf: state.csrf }, [{ data: Buffer.from('%PDF-1.7 not a jpeg'), type: 'image/jpeg' }]);
       expect([400, 422]).toContain(notAnImage.status);
       expect(notAnImage.json()).toMatchObject({ error: 'bad_image' });
