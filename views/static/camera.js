@@ -180,8 +180,8 @@
     progress.hidden = false;
     prompt('Look straight at the camera');
     let asked = performance.now();
-    // The burst has maxDurationMs once it starts; the straight look that starts it gets 20 s.
-    let deadline = performance.now() + 20_000;
+    // The burst has maxDurationMs once it starts; the straight look that starts it gets 45 s.
+    let deadline = performance.now() + 45_000;
     // The tracker runs beside the capture (on a copy of the latest frame), never holding it up:
     // frames keep their rhythm however slow the tracker is on this device.
     const trackCanvas = document.createElement('canvas');
@@ -207,9 +207,9 @@
         say('Come a little closer to the camera.');
       }
       if (step === -1) {
-        // Start on a straight look the tracker has just seen, in a frame at most 0.6 s old (or at
+        // Start on a straight look the tracker has just seen, in a frame at most 1.5 s old (or at
         // once, without a tracker).
-        const straight = tracker.ready ? seen.face && seen.at >= asked && tick - seen.at < 600 && Math.abs(seen.yaw) < 0.06 : true;
+        const straight = tracker.ready ? seen.face && seen.at >= asked && tick - seen.at < 1500 && Math.abs(seen.yaw) < 0.06 : true;
         if (straight) {
           step = 0;
           deadline = tick + maxDurationMs;
