@@ -19,8 +19,8 @@ function contentType(ctx: Context): string {
 
 const interrupted = (cause?: unknown) => new AppError('upload_interrupted', 'The upload was interrupted or is incomplete. Please try again.', { status: 400, cause });
 
-/** After the refusal is sent, what is still read (and dropped) before the connection closes. */
-const LINGER_MS = 2_000;
+/** After the refusal is sent, how long the connection lingers and how much of the rest is read (and dropped). */
+const LINGER_MS = 5_000;
 const LINGER_BYTES = 1024 * 1024;
 
 /**
@@ -29,7 +29,9 @@ const LINGER_BYTES = 1024 * 1024;
  * The close lingers (RFC 9112 9.6: half-close, then read for a while): closing a socket with
  * unread data sends a TCP reset, and a reset makes the client's stack drop the refusal it has
  * not read yet, so the client would see "connection reset" instead of the 4xx. At most
- * LINGER_BYTES more are read, for at most LINGER_MS.
+ * LINGER_BYTES more are read; then reading pauses (TCP flow control stops the sender, its
+ * unread data stays in the kernels' buffers) instead of closing, because a busy client may
+ * not have read the refusal yet. The socket is destroyed after LINGER_MS whatever happens.
  */
 function stopReading(ctx: Context): void {
   ctx.set('Connection', 'close');
@@ -46,7 +48,7 @@ function stopReading(ctx: Context): void {
     socket.on('end', close);
     ctx.req.on('data', (chunk: Buffer) => {
       dropped += chunk.length;
-      if (dropped > LINGER_BYTES) close();
+      if (dropped > LINGER_BYTES) ctx.req.pause();
     });
     socket.end();
     ctx.req.resume();
