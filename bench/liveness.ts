@@ -15,22 +15,16 @@ import path, { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { createFaceEngine, type FrameObservation } from '../src/face/index.ts';
-import { pose, verifyBurst, type Action, type BurstVerdict } from '../src/liveness/index.ts';
+import { createFaceEngine } from '../src/face/index.ts';
+import { verifyBurst, type Action, type BurstVerdict } from '../src/liveness/index.ts';
 import { chromiumPath, launchWithCamera, scratchDir } from '../support/browser.ts';
 import { facesDir, makeMjpeg } from '../support/faces.ts';
 import { startIdp } from '../support/idp.ts';
-import { movedPoses, photoSwapOrder, printBurst, stillPoses, tiltPoses } from '../support/pad.ts';
+import { burstTimes, challengeFor, clipFrames, genuineBursts, photoSwapAttack, printAttack } from '../support/pad.ts';
 import { realParts } from '../support/parts.ts';
 import { startRelyingParty } from '../support/rp.ts';
 import { signUpOverHttp } from '../support/signin.ts';
 import { median, percentile, type Table } from './lib/table.ts';
-
-const GENUINE: Array<{ actions: Action[]; starts: number[]; ends: number[] }> = [
-  { actions: ['turn_right', 'turn_left'], starts: [58, 59, 60, 61], ends: [97, 98, 99, 100] },
-  { actions: ['turn_left', 'turn_right'], starts: [86, 87, 88, 89], ends: [113, 115, 117, 118] },
-  { actions: ['turn_right', 'turn_left', 'turn_right'], starts: [58, 59, 60, 61], ends: [113, 115, 117, 118] },
-];
 
 export async function runLivenessBench(options: { runs?: number; identities?: number; browserRuns?: number; log?: (line: string) => void } = {}): Promise<Table[] | undefined> {
   const log = options.log ?? (() => {});
@@ -48,10 +42,9 @@ export async function runLivenessBench(options: { runs?: number; identities?: nu
     const runs = options.runs ?? 10;
     const rows: Array<Array<string | number>> = [];
     for (const [label, from, to, step] of [['right, left at 7.5 fps (21 frames)', 58, 100, 2], ['right, left at 5 fps (15 frames)', 58, 100, 3], ['right, left, right at 5 fps (21 frames)', 58, 118, 3]] as const) {
-      const idx: number[] = [];
-      for (let f = from; f <= to; f += step) idx.push(f);
-      const frames = idx.map(jpg);
-      const times = idx.map((f) => ((f - from) * 1000) / 15);
+      const burst = clipFrames(from, to, step);
+      const frames = burst.frames.map(jpg);
+      const times = burst.times;
       const actions: Action[] = label.includes('right, left, right') ? ['turn_right', 'turn_left', 'turn_right'] : ['turn_right', 'turn_left'];
       const total: number[] = [];
       const pure: number[] = [];
@@ -80,42 +73,28 @@ export async function runLivenessBench(options: { runs?: number; identities?: nu
     const files = readdirSync(clip).filter((f) => f.endsWith('.jpg')).sort();
     const observed = await engine.observe(files.map((f) => new Uint8Array(readFileSync(path.join(clip, f)))));
     let bursts = 0, refused = 0;
-    for (const g of GENUINE) for (const s of g.starts) for (const e of g.ends) for (const step of [2, 3]) {
-      const idx: number[] = [];
-      for (let f = s; f <= e; f += step) idx.push(f);
-      const v = verifyBurst({ actions: g.actions, observations: idx.map((f) => observed[f - 1]!), times: idx.map((f) => ((f - idx[0]!) * 1000) / 15), elapsedMs: 60_000 });
+    for (const burst of genuineBursts(observed)) {
       bursts += 1;
-      if (!v.ok) refused += 1;
+      if (!verifyBurst({ ...burst, elapsedMs: 60_000 }).ok) refused += 1;
     }
+    // The attacks of test/integration/liveness/pad.test.ts (support/pad.ts), on fewer identities.
     const identities = options.identities ?? 10;
     const lfw = path.join(root, 'lfw');
     const people = readdirSync(lfw).sort().map((id) => ({ id, photos: readdirSync(path.join(lfw, id)).filter((f) => f.endsWith('.jpg')).sort().map((f) => path.join(lfw, id, f)) }));
     const single = people.slice(0, identities + 1);
     const multi = people.filter((p) => p.photos.length >= 4).slice(0, identities);
-    const challenge = (k: number): Action[] => (k % 2 ? ['turn_right', 'turn_left'] : ['turn_left', 'turn_right']);
-    const order = (k: number) => (challenge(k)[0] === 'turn_left' ? 'left_first' : 'right_first');
-    const times = (n: number) => Array.from({ length: n }, (_, i) => i * 250);
     const observe = (frames: Buffer[]) => engine.observe(frames.map((f) => new Uint8Array(f)));
-    const judge = async (k: number, frames: Buffer[]): Promise<BurstVerdict> => verifyBurst({ actions: challenge(k), observations: await observe(frames), times: times(frames.length), elapsedMs: 60_000 });
+    const judge = async (k: number, frames: Buffer[]): Promise<BurstVerdict> => verifyBurst({ actions: challengeFor(k), observations: await observe(frames), times: burstTimes(frames.length), elapsedMs: 60_000 });
     const accepted: Record<string, number> = { '(a) still print': 0, '(b) print moved in the plane': 0, '(c) print tilted (perspective)': 0, '(d) photo swap': 0, '(f) identity switch mid-burst': 0 };
     for (let k = 0; k < identities; k += 1) {
       log(`liveness: attacks, identity ${k + 1}/${identities}`);
       const photo = readFileSync(single[k]!.photos[0]!);
-      if ((await judge(k, await printBurst(photo, stillPoses(), k + 1))).ok) accepted['(a) still print']! += 1;
-      if ((await judge(k, await printBurst(photo, movedPoses(), k + 1))).ok) accepted['(b) print moved in the plane']! += 1;
-      if ((await judge(k, await printBurst(photo, tiltPoses(order(k), k, k % 2 === 0), k + 1))).ok) accepted['(c) print tilted (perspective)']! += 1;
-      const poses = tiltPoses(order(k), k, true);
-      const switched = [...(await printBurst(photo, poses.slice(0, 4), k + 1)), ...(await printBurst(readFileSync(single[k + 1]!.photos[0]!), poses.slice(4), k + 7))];
-      if ((await judge(k, switched)).ok) accepted['(f) identity switch mid-burst']! += 1;
-      // (d) as in the test: the photos ordered by their yaw, frontal -> first side -> back -> other side.
-      const photos = multi[k]!.photos.slice(0, 6).map((p) => readFileSync(p));
-      const seen = await observe(await Promise.all(photos.map((p) => printBurst(p, [{ scale: 1.2 }], k).then((f) => f[0]!))));
-      const yawOf = seen.map((o) => (o.ok ? pose((o as Extract<FrameObservation, { ok: true }>).landmarks).yaw : Number.NaN));
-      const sequence = photoSwapOrder(yawOf, order(k));
-      if (sequence) {
-        const frames = await Promise.all(sequence.map((i, j) => printBurst(photos[i]!, [{ scale: 1.2 }], k * 100 + j).then((f) => f[0]!)));
-        if ((await judge(k, frames)).ok) accepted['(d) photo swap']! += 1;
-      }
+      if ((await judge(k, await printAttack('still', k, photo))).ok) accepted['(a) still print']! += 1;
+      if ((await judge(k, await printAttack('moved', k, photo))).ok) accepted['(b) print moved in the plane']! += 1;
+      if ((await judge(k, await printAttack('tilted', k, photo))).ok) accepted['(c) print tilted (perspective)']! += 1;
+      if ((await judge(k, await printAttack('switch', k, photo, readFileSync(single[k + 1]!.photos[0]!)))).ok) accepted['(f) identity switch mid-burst']! += 1;
+      const swap = await photoSwapAttack(k, multi[k]!.photos.map((p) => readFileSync(p)), observe);
+      if (swap && (await judge(k, swap)).ok) accepted['(d) photo swap']! += 1;
     }
     tables.push({
       title: `PAD: APCER per attack type (${identities} LFW identities each) and BPCER (ISO/IEC 30107-3)`,

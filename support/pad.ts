@@ -1,4 +1,6 @@
 import sharp from 'sharp';
+import type { FrameObservation } from '../src/face/index.ts';
+import { pose, type Action } from '../src/liveness/index.ts';
 
 /**
  * Presentation attacks built from photos, in memory, as an attacker holding a print (or a phone)
@@ -162,4 +164,64 @@ export function photoSwapOrder(yaws: readonly number[], order: TurnOrder): numbe
   let sequence = [frontal, ...towardsFirst, ...[...towardsFirst].reverse(), ...towardsSecond];
   while (sequence.length < 8) sequence = sequence.flatMap((i) => [i, i]);
   return sequence.slice(0, 40);
+}
+
+/** The challenge identity k answers in the measurements (which way comes first alternates). */
+export const challengeFor = (k: number): Action[] => (k % 2 ? ['turn_right', 'turn_left'] : ['turn_left', 'turn_right']);
+export const turnOrderOf = (actions: readonly Action[]): TurnOrder => (actions[0] === 'turn_left' ? 'left_first' : 'right_first');
+/** Capture times of an attack burst of n frames (4 a second). */
+export const burstTimes = (n: number, intervalMs = 250): number[] => Array.from({ length: n }, (_, i) => i * intervalMs);
+
+/** The print attacks (a), (b), (c) and (f) of identity k, as frames (f: `other`'s print from the fifth frame on). */
+export async function printAttack(type: 'still' | 'moved' | 'tilted' | 'switch', k: number, photo: Buffer, other?: Buffer): Promise<Buffer[]> {
+  const order = turnOrderOf(challengeFor(k));
+  if (type === 'still') return printBurst(photo, stillPoses(), k + 1);
+  if (type === 'moved') return printBurst(photo, movedPoses(), k + 1);
+  if (type === 'tilted') return printBurst(photo, tiltPoses(order, k, k % 2 === 0), k + 1);
+  if (!other) throw new Error('an identity switch needs a second photo');
+  const poses = tiltPoses(order, k, true);
+  return [...(await printBurst(photo, poses.slice(0, 4), k + 1)), ...(await printBurst(other, poses.slice(4), k + 7))];
+}
+
+/**
+ * (d) A photo swap for identity k: up to six photos of one person, each shown as a print, in the
+ * order that answers the challenge as we measure yaw (photoSwapOrder). Undefined when fewer than
+ * two photos show a usable face.
+ */
+export async function photoSwapAttack(k: number, photos: Buffer[], observe: (frames: Buffer[]) => Promise<FrameObservation[]>): Promise<Buffer[] | undefined> {
+  const shown = photos.slice(0, 6);
+  const seen = await observe(await Promise.all(shown.map((p) => printBurst(p, [{ scale: 1.2 }], k).then((f) => f[0]!))));
+  const yaws = seen.map((o) => (o.ok ? pose(o.landmarks).yaw : Number.NaN));
+  const sequence = photoSwapOrder(yaws, turnOrderOf(challengeFor(k)));
+  if (!sequence) return undefined;
+  return Promise.all(sequence.map((i, j) => printBurst(shown[i]!, [{ scale: 1.2 }], k * 100 + j).then((f) => f[0]!)));
+}
+
+/**
+ * Genuine bursts from ../shared/faces/video/head-motion-1 (15 fps; frame NNN.jpg at (NNN-1)/15 s).
+ * The performer (3.3-7.8 s) turns to his right (frames 59-80, yaw peak about -0.30), to his left
+ * (81-95, about +0.16), to his right again (100-118). Each challenge is answered by the segment
+ * that does it, cut with four start and four end offsets, at 7.5 and 5 fps: 96 bursts.
+ */
+export const GENUINE_SEGMENTS: ReadonlyArray<{ actions: Action[]; starts: number[]; ends: number[] }> = [
+  { actions: ['turn_right', 'turn_left'], starts: [58, 59, 60, 61], ends: [97, 98, 99, 100] },
+  { actions: ['turn_left', 'turn_right'], starts: [86, 87, 88, 89], ends: [113, 115, 117, 118] },
+  { actions: ['turn_right', 'turn_left', 'turn_right'], starts: [58, 59, 60, 61], ends: [113, 115, 117, 118] },
+];
+
+/** Frame numbers from..to (1-based) of the clip, every `step`-th, with their true capture times (ms). */
+export function clipFrames(from: number, to: number, step: number): { frames: number[]; times: number[] } {
+  const frames: number[] = [];
+  for (let f = from; f <= to; f += step) frames.push(f);
+  return { frames, times: frames.map((f) => ((f - from) * 1000) / 15) };
+}
+
+/** Every genuine burst of GENUINE_SEGMENTS, given the clip's frames observed in order. */
+export function genuineBursts<T>(observed: readonly T[]): Array<{ actions: Action[]; observations: T[]; times: number[] }> {
+  const out: Array<{ actions: Action[]; observations: T[]; times: number[] }> = [];
+  for (const g of GENUINE_SEGMENTS) for (const s of g.starts) for (const e of g.ends) for (const step of [2, 3]) {
+    const { frames, times } = clipFrames(s, e, step);
+    out.push({ actions: g.actions, observations: frames.map((f) => observed[f - 1]!), times });
+  }
+  return out;
 }

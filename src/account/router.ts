@@ -6,7 +6,7 @@ import type { AccountService } from '../accounts/index.ts';
 import type { Audit, AuditType } from '../audit/index.ts';
 import type { AccountRow, ConsentQueries } from '../db/index.ts';
 import { frameUploadLimits, noStore, parseCheckedForm, parseCheckedJson, parseCheckedMultipart, respond, type Csrf, type MultipartLimits, type Views } from '../http/index.ts';
-import { readCaptureTimes, type Liveness } from '../liveness/index.ts';
+import { burstOf, challengeResponse, type Liveness } from '../liveness/index.ts';
 import type { InteractionFlow } from '../interaction/index.ts';
 import type { Totp } from '../mfa/index.ts';
 import type { Passkeys } from '../passkeys/index.ts';
@@ -215,7 +215,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     const { user } = await freshForm(ctx);
     if (!deps.liveness) throw new AppError('liveness_disabled', 'This server does not use camera challenges.', { status: 404 });
     const challenge = await deps.liveness.challenge(`account:${user.accountId}`);
-    ctx.body = { challenge: challenge.id, actions: challenge.actions, expiresAt: new Date(challenge.expiresAt).toISOString(), capture: challenge.capture };
+    ctx.body = challengeResponse(challenge);
   });
 
   router.post('/face', async (ctx) => {
@@ -229,7 +229,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
         const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
         const frames = body.files.map((file) => file.data);
         if (!deps.liveness) return frames;
-        return (await deps.liveness.check({ binding: `account:${user.accountId}`, challengeId: body.fields.challenge ?? '', times: readCaptureTimes(body.fields.times), frames })).keyFrames;
+        return (await deps.liveness.check(burstOf(`account:${user.accountId}`, body.fields, frames))).keyFrames;
       },
     });
     ctx.status = 303;

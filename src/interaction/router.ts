@@ -6,7 +6,7 @@ import { frameUploadLimits, noStore, parseCheckedForm, parseCheckedJson, parseCh
 import { AppError, type Clock } from '../shared/index.ts';
 import { acceptableAcrs, type AcrParams, type Factor, type FactorDone } from '../policy/index.ts';
 import type { ConsentQueries } from '../db/index.ts';
-import { readCaptureTimes, type Liveness } from '../liveness/index.ts';
+import { burstOf, challengeResponse, type Liveness } from '../liveness/index.ts';
 import type { InteractionFlow, LoginDecision, NextStep } from './flow.ts';
 import { abortResult, loginResult, unmetResult } from './result.ts';
 
@@ -112,8 +112,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     const liveness = deps.liveness;
     if (!liveness) return framesOf(ctx)();
     const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
-    const { keyFrames } = await liveness.check({ binding, challengeId: body.fields.challenge ?? '', times: readCaptureTimes(body.fields.times), frames: body.files.map((file) => file.data) });
-    return keyFrames;
+    return (await liveness.check(burstOf(binding, body.fields, body.files.map((file) => file.data)))).keyFrames;
   };
   /**
    * A sign-up's fields and frames. With PAD the frames are a burst answering the challenge issued
@@ -125,8 +124,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     if (seen) seen.fields = body.fields;
     const frames = body.files.map((file) => file.data);
     if (!deps.liveness) return { fields: body.fields, frames };
-    const { keyFrames } = await deps.liveness.check({ binding: signupBinding(body.fields.csrf), challengeId: body.fields.challenge ?? '', times: readCaptureTimes(body.fields.times), frames });
-    return { fields: body.fields, frames: keyFrames };
+    return { fields: body.fields, frames: (await deps.liveness.check(burstOf(signupBinding(body.fields.csrf), body.fields, frames))).keyFrames };
   };
   const signupBinding = (token: string | undefined) => `signup:${createHash('sha256').update(token ?? '').digest('base64url')}`;
   /** PAD: a challenge for a sign-up page (POST with its CSRF token). */
@@ -134,7 +132,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     const fields = await parseCheckedForm(ctx, csrf);
     if (!deps.liveness) throw new AppError('liveness_disabled', 'This server does not use camera challenges.', { status: 404 });
     const challenge = await deps.liveness.challenge(signupBinding(fields.csrf));
-    ctx.body = { challenge: challenge.id, actions: challenge.actions, expiresAt: new Date(challenge.expiresAt).toISOString(), capture: challenge.capture };
+    ctx.body = challengeResponse(challenge);
   };
 
   /**
@@ -358,7 +356,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     if (!deps.liveness) throw new AppError('liveness_disabled', 'This server does not use camera challenges.', { status: 404 });
     if (!state.username && !state.accountId) throw new AppError('username_invalid', 'Please enter your username first.', { status: 422 });
     const challenge = await deps.liveness.challenge(`interaction:${interaction.uid}`);
-    ctx.body = { challenge: challenge.id, actions: challenge.actions, expiresAt: new Date(challenge.expiresAt).toISOString(), capture: challenge.capture };
+    ctx.body = challengeResponse(challenge);
   });
 
   router.post('/interaction/:uid/face', async (ctx) => {

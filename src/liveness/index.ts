@@ -81,6 +81,16 @@ export function readCaptureTimes(raw: string | undefined): number[] {
   return value as number[];
 }
 
+/** A burst upload's fields (`challenge`, `times`: a JSON array of capture times) and frames, as a submission for `binding`. */
+export function burstOf(binding: string, fields: Record<string, string | undefined>, frames: Uint8Array[]): BurstSubmission {
+  return { binding, challengeId: fields.challenge ?? '', times: readCaptureTimes(fields.times), frames };
+}
+
+/** What a challenge endpoint answers (JSON, the same on every page that captures a burst). */
+export function challengeResponse(challenge: Challenge & { capture: typeof CAPTURE }) {
+  return { challenge: challenge.id, actions: challenge.actions, expiresAt: new Date(challenge.expiresAt).toISOString(), capture: challenge.capture };
+}
+
 export function createLiveness(deps: LivenessDeps) {
   const clock = deps.clock ?? systemClock;
   const limits: LivenessLimits = { ...DEFAULT_LIVENESS_LIMITS, ...deps.limits };

@@ -2,9 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFaceEngine, type FaceEngine, type FrameObservation } from '../../../src/face/index.ts';
-import { pose, verifyBurst, type Action, type BurstVerdict } from '../../../src/liveness/index.ts';
+import { verifyBurst, type Action, type BurstVerdict } from '../../../src/liveness/index.ts';
 import { facesDir, facesRequirement } from '../../../support/faces.ts';
-import { movedPoses, photoSwapOrder, printBurst, stillPoses, tiltPoses, type PrintPose } from '../../../support/pad.ts';
+import { burstTimes, challengeFor, clipFrames, genuineBursts, photoSwapAttack, printAttack } from '../../../support/pad.ts';
 
 /**
  * Presentation-attack detection measured as ISO/IEC 30107-3 does: APCER per attack type (the
@@ -15,8 +15,6 @@ import { movedPoses, photoSwapOrder, printBurst, stillPoses, tiltPoses, type Pri
  */
 const faces = facesRequirement();
 const IDENTITIES = 50;
-const INTERVAL_MS = 250;
-const times = (n: number, interval = INTERVAL_MS) => Array.from({ length: n }, (_, i) => i * interval);
 
 describe.skipIf(!faces.available)('presentation-attack detection on real faces', () => {
   let engine: FaceEngine;
@@ -49,27 +47,18 @@ describe.skipIf(!faces.available)('presentation-attack detection on real faces',
     }
   });
 
-  /** Frames n..m of the clip (1-based), every `step`-th, as a burst with their true capture times. */
+  /** Frames from..to of the clip (1-based), every `step`-th, as a burst with their true capture times. */
   const clipBurst = (from: number, to: number, step: number) => {
-    const idx: number[] = [];
-    for (let f = from; f <= to; f += step) idx.push(f);
-    return { observations: idx.map((f) => observed[f - 1]!), times: idx.map((f) => ((f - idx[0]!) * 1000) / 15) };
+    const { frames, times } = clipFrames(from, to, step);
+    return { observations: frames.map((f) => observed[f - 1]!), times };
   };
-
-  // The performer (3.3-7.8 s): turns to his right (frames 59-80, peak about -0.30), to his left
-  // (81-95, peak about +0.16), to his right again (100-118). Each challenge below is answered by
-  // the segment that does it, cut with four start and four end offsets, at 7.5 and 5 fps.
-  const GENUINE: Array<{ actions: Action[]; starts: number[]; ends: number[] }> = [
-    { actions: ['turn_right', 'turn_left'], starts: [58, 59, 60, 61], ends: [97, 98, 99, 100] },
-    { actions: ['turn_left', 'turn_right'], starts: [86, 87, 88, 89], ends: [113, 115, 117, 118] },
-    { actions: ['turn_right', 'turn_left', 'turn_right'], starts: [58, 59, 60, 61], ends: [113, 115, 117, 118] },
-  ];
 
   it('accepts genuine head turns answering their challenge: BPCER <= 5%', () => {
     let bursts = 0, refused = 0;
     const reasons: Record<string, number> = {};
-    for (const g of GENUINE) for (const s of g.starts) for (const e of g.ends) for (const step of [2, 3]) {
-      const verdict = verifyBurst({ actions: g.actions, ...clipBurst(s, e, step), elapsedMs: 60_000 });
+    // The performer's turns answering their challenges (support/pad.ts, GENUINE_SEGMENTS).
+    for (const burst of genuineBursts(observed)) {
+      const verdict = verifyBurst({ ...burst, elapsedMs: 60_000 });
       bursts += 1;
       if (!verdict.ok) { refused += 1; reasons[verdict.reason] = (reasons[verdict.reason] ?? 0) + 1; }
     }
@@ -118,15 +107,11 @@ describe.skipIf(!faces.available)('presentation-attack detection on real faces',
     }
     return out;
   };
-  const challengeFor = (k: number): Action[] => (k % 2 ? ['turn_right', 'turn_left'] : ['turn_left', 'turn_right']);
-  const attempt = async (type: string, k: number, poses: PrintPose[], photo: Buffer, second?: { photo: Buffer; from: number }) => {
-    let frames = await printBurst(photo, poses, k + 1);
-    if (second) frames = [...frames.slice(0, second.from), ...(await printBurst(second.photo, poses.slice(second.from), k + 7))];
-    const verdict = verifyBurst({ actions: challengeFor(k), observations: await observe(frames), times: times(frames.length), elapsedMs: 60_000 });
+  const attempt = async (type: string, k: number, frames: Buffer[]) => {
+    const verdict = verifyBurst({ actions: challengeFor(k), observations: await observe(frames), times: burstTimes(frames.length), elapsedMs: 60_000 });
     record(type, verdict);
     return verdict;
   };
-  const tiltFor = (k: number, close: boolean) => tiltPoses(challengeFor(k)[0] === 'turn_left' ? 'left_first' : 'right_first', k, close);
 
   it(`(a) still print, (b) print moved in the plane, (c) print tilted about both axes: APCER 0 on ${IDENTITIES} identities each`, async () => {
     const people = identities(1, IDENTITIES);
@@ -134,9 +119,9 @@ describe.skipIf(!faces.available)('presentation-attack detection on real faces',
     for (const [k, person] of people.entries()) {
       const photo = readFileSync(person.photos[0]!);
       const verdicts = await Promise.all([
-        attempt('(a) still print', k, stillPoses(), photo),
-        attempt('(b) print moved in the plane', k, movedPoses(), photo),
-        attempt('(c) print tilted (perspective)', k, tiltFor(k, k % 2 === 0), photo),
+        attempt('(a) still print', k, await printAttack('still', k, photo)),
+        attempt('(b) print moved in the plane', k, await printAttack('moved', k, photo)),
+        attempt('(c) print tilted (perspective)', k, await printAttack('tilted', k, photo)),
       ]);
       for (const v of verdicts) expect(v.ok, person.id).toBe(false);
     }
@@ -150,16 +135,10 @@ describe.skipIf(!faces.available)('presentation-attack detection on real faces',
     const people = identities(4, IDENTITIES);
     expect(people).toHaveLength(IDENTITIES);
     for (const [k, person] of people.entries()) {
-      // The attacker picks, among up to 6 photos, the most frontal and the most turned each way (as we measure yaw).
-      const photos = person.photos.slice(0, 6).map((p) => readFileSync(p));
-      const seen = await observe(await Promise.all(photos.map((p) => printBurst(p, [{ scale: 1.2 }], k).then((f) => f[0]!))));
-      const yawOf = photos.map((_, i) => (seen[i]!.ok ? pose((seen[i] as Extract<FrameObservation, { ok: true }>).landmarks).yaw : Number.NaN));
-      // Every usable photo, ordered as the turns go (support/pad.ts, photoSwapOrder).
-      const order = photoSwapOrder(yawOf, challengeFor(k)[0] === 'turn_left' ? 'left_first' : 'right_first');
-      if (!order) { record('(d) photo swap', { ok: false, reason: 'face_lost' }); continue; }
-      const frames = await Promise.all(order.map((i, j) => printBurst(photos[i]!, [{ scale: 1.2 }], k * 100 + j).then((f) => f[0]!)));
-      const verdict = verifyBurst({ actions: challengeFor(k), observations: await observe(frames), times: times(frames.length), elapsedMs: 60_000 });
-      record('(d) photo swap', verdict);
+      // The attacker picks among up to 6 photos and orders them as the turns go (support/pad.ts).
+      const frames = await photoSwapAttack(k, person.photos.map((p) => readFileSync(p)), observe);
+      if (!frames) { record('(d) photo swap', { ok: false, reason: 'face_lost' }); continue; }
+      await attempt('(d) photo swap', k, frames);
     }
     expect(apcer['(d) photo swap']!.accepted).toBe(0);
   }, 1_200_000);
@@ -167,7 +146,7 @@ describe.skipIf(!faces.available)('presentation-attack detection on real faces',
   it(`(f) identity switch in the middle of the burst (two people's prints, tilted): APCER 0 on ${IDENTITIES} identities`, async () => {
     const people = identities(1, IDENTITIES + 1);
     for (let k = 0; k < IDENTITIES; k += 1) {
-      const verdict = await attempt('(f) identity switch mid-burst', k, tiltFor(k, true), readFileSync(people[k]!.photos[0]!), { photo: readFileSync(people[k + 1]!.photos[0]!), from: 4 });
+      const verdict = await attempt('(f) identity switch mid-burst', k, await printAttack('switch', k, readFileSync(people[k]!.photos[0]!), readFileSync(people[k + 1]!.photos[0]!)));
       expect(verdict.ok, people[k]!.id).toBe(false);
     }
   }, 1_200_000);
