@@ -85,7 +85,7 @@ export async function runLivenessBench(options: { runs?: number; identities?: nu
     const multi = people.filter((p) => p.photos.length >= 4).slice(0, identities);
     const observe = (frames: Buffer[]) => engine.observe(frames.map((f) => new Uint8Array(f)));
     const judge = async (k: number, frames: Buffer[]): Promise<BurstVerdict> => verifyBurst({ actions: challengeFor(k), observations: await observe(frames), times: burstTimes(frames.length), elapsedMs: 60_000 });
-    const accepted: Record<string, number> = { '(a) still print': 0, '(b) print moved in the plane': 0, '(c) print tilted (perspective)': 0, '(d) photo swap': 0, '(f) identity switch mid-burst': 0 };
+    const accepted: Record<string, number> = { '(a) still print': 0, '(b) print moved in the plane': 0, '(c) print tilted (perspective)': 0, '(d) photo swap': 0, '(g) photo swap, face cut-outs': 0, '(f) identity switch mid-burst': 0 };
     for (let k = 0; k < identities; k += 1) {
       log(`liveness: attacks, identity ${k + 1}/${identities}`);
       const photo = readFileSync(single[k]!.photos[0]!);
@@ -95,6 +95,8 @@ export async function runLivenessBench(options: { runs?: number; identities?: nu
       if ((await judge(k, await printAttack('switch', k, photo, readFileSync(single[k + 1]!.photos[0]!)))).ok) accepted['(f) identity switch mid-burst']! += 1;
       const swap = await photoSwapAttack(k, multi[k]!.photos.map((p) => readFileSync(p)), observe);
       if (swap && (await judge(k, swap)).ok) accepted['(d) photo swap']! += 1;
+      const cutouts = await photoSwapAttack(k, multi[k]!.photos.map((p) => readFileSync(p)), observe, { cutout: true });
+      if (cutouts && (await judge(k, cutouts)).ok) accepted['(g) photo swap, face cut-outs']! += 1;
     }
     tables.push({
       title: `PAD: APCER per attack type (${identities} LFW identities each) and BPCER (ISO/IEC 30107-3)`,

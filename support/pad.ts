@@ -22,6 +22,8 @@ export interface PrintPose {
   dy?: number;
   /** Size multiplier (moving the print closer or farther). */
   scale?: number;
+  /** The print is cut out to the face's oval (the wall shows around it), as a careful attacker's would be. */
+  cutout?: boolean;
 }
 
 const W = 640, H = 480;
@@ -101,7 +103,9 @@ export async function printFrame(photo: Buffer, pose: PrintPose, seed = 1, side 
       const [px, py] = map(u + 0.5, v + 0.5);
       const o = (v * W + u) * 3;
       const noise = (random() - 0.5) * 6;
-      if (px < 0 || py < 0 || px >= src.width - 1 || py >= src.height - 1) {
+      // An LFW-style photo has the face centred; a cut-out keeps an oval around it.
+      const outside = pose.cutout && ((px / src.width - 0.5) / 0.24) ** 2 + ((py / src.height - 0.5) / 0.32) ** 2 > 1;
+      if (outside || px < 0 || py < 0 || px >= src.width - 1 || py >= src.height - 1) {
         // A plain wall behind the print, with a gentle gradient.
         const g = 90 + (u / W) * 40 + noise;
         out[o] = g; out[o + 1] = g + 5; out[o + 2] = g + 10;
@@ -186,15 +190,17 @@ export async function printAttack(type: 'still' | 'moved' | 'tilted' | 'switch',
 /**
  * (d) A photo swap for identity k: up to six photos of one person, each shown as a print, in the
  * order that answers the challenge as we measure yaw (photoSwapOrder). Undefined when fewer than
- * two photos show a usable face.
+ * two photos show a usable face. (g) with `cutout`: each print cut out to the face's oval, so that
+ * the same wall surrounds every face.
  */
-export async function photoSwapAttack(k: number, photos: Buffer[], observe: (frames: Buffer[]) => Promise<FrameObservation[]>): Promise<Buffer[] | undefined> {
+export async function photoSwapAttack(k: number, photos: Buffer[], observe: (frames: Buffer[]) => Promise<FrameObservation[]>, options: { cutout?: boolean } = {}): Promise<Buffer[] | undefined> {
   const shown = photos.slice(0, 6);
-  const seen = await observe(await Promise.all(shown.map((p) => printBurst(p, [{ scale: 1.2 }], k).then((f) => f[0]!))));
+  const print: PrintPose = { scale: options.cutout ? 1.5 : 1.2, cutout: options.cutout };
+  const seen = await observe(await Promise.all(shown.map((p) => printBurst(p, [print], k).then((f) => f[0]!))));
   const yaws = seen.map((o) => (o.ok ? pose(o.landmarks).yaw : Number.NaN));
   const sequence = photoSwapOrder(yaws, turnOrderOf(challengeFor(k)));
   if (!sequence) return undefined;
-  return Promise.all(sequence.map((i, j) => printBurst(shown[i]!, [{ scale: 1.2 }], k * 100 + j).then((f) => f[0]!)));
+  return Promise.all(sequence.map((i, j) => printBurst(shown[i]!, [print], k * 100 + j).then((f) => f[0]!)));
 }
 
 /**

@@ -127,7 +127,7 @@ async function startAnalyser(options: AnalyserOptions): Promise<EngineAnalyser> 
 }
 
 export type FrameObservation =
-  | { readonly ok: true; readonly descriptor: Float32Array; readonly landmarks: Float32Array; readonly face: Detection; readonly frame: { readonly width: number; readonly height: number } }
+  | { readonly ok: true; readonly descriptor: Float32Array; readonly landmarks: Float32Array; readonly appearance: Float32Array; readonly face: Detection; readonly frame: { readonly width: number; readonly height: number } }
   | { readonly ok: false; readonly code: FaceErrorCode };
 
 export interface FaceEngineOptions extends Omit<AnalyserOptions, 'pipelines'> {
@@ -210,8 +210,8 @@ export async function createFaceEngine(options: FaceEngineOptions = {}): Promise
           if (!isFaceErrorCode(r.code)) throw faceError('face_engine_unavailable', 'unexpected worker answer');
           return { ok: false, code: r.code };
         }
-        if (!r.landmarks || !r.frame) throw faceError('face_engine_unavailable', 'this pipeline gives no landmarks');
-        return { ok: true, descriptor: r.descriptor, landmarks: r.landmarks, face: r.face, frame: r.frame };
+        if (!r.landmarks || !r.appearance || !r.frame) throw faceError('face_engine_unavailable', 'this pipeline gives no landmarks');
+        return { ok: true, descriptor: r.descriptor, landmarks: r.landmarks, appearance: r.appearance, face: r.face, frame: r.frame };
       }));
     },
     enroll: (frames) => combine(frames, consensus.minEnrollFrames),

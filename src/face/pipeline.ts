@@ -1,4 +1,5 @@
 import { chipTransform, extractChip, type Point } from './align.ts';
+import { appearanceOf } from './appearance.ts';
 import type { RgbImage } from './decode.ts';
 import { faceError, type FaceErrorCode } from './errors.ts';
 import type { DetectionLimits } from './limits.ts';
@@ -104,8 +105,10 @@ export class FrameAnalysis {
     if (faceSize < this.limits.minFaceSize) throw faceError('face_too_small');
     if (p.descriptor === 'rec128') {
       const d = await this.rec128(face, p.align, p.mirror ?? false);
-      const landmarks = Float32Array.from((await this.faceLandmarks(face)).flat());
-      return { ok: true, descriptor: p.normalise ? l2(d) : d.slice(), face, detector, faceSize, landmarks, frame: { width: this.image.width, height: this.image.height } };
+      const points = await this.faceLandmarks(face);
+      const landmarks = Float32Array.from(points.flat());
+      const appearance = appearanceOf(this.image, points);
+      return { ok: true, descriptor: p.normalise ? l2(d) : d.slice(), face, detector, faceSize, landmarks, appearance, frame: { width: this.image.width, height: this.image.height } };
     }
     const faceres = await this.faceres(face);
     if (p.descriptor === 'faceres1024') return { ok: true, descriptor: p.normalise ? l2(faceres) : faceres.slice(), face, detector, faceSize };

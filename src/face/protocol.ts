@@ -42,6 +42,8 @@ export type VariantResult =
     readonly ok: true; readonly descriptor: Float32Array; readonly face: Detection; readonly detector: number; readonly faceSize: number;
     /** The 68 landmarks (x0, y0, x1, y1, ...) in frame pixels: head pose for liveness (src/liveness). */
     readonly landmarks?: Float32Array;
+    /** How the face and its surroundings look, coarsely (appearance.ts): continuity for liveness. */
+    readonly appearance?: Float32Array;
     /** The decoded frame's size in pixels. */
     readonly frame?: { readonly width: number; readonly height: number };
   }

@@ -12,7 +12,7 @@ import { createChallenges, type ActionGenerator, type Challenge } from './challe
 import { DEFAULT_LIVENESS_LIMITS, verifyBurst, type LivenessLimits, type LivenessReason, type Observation } from './verify.ts';
 
 export { ACTIONS, TURN_SEQUENCES, randomTurns, CHALLENGE_TTL_MS, type Action, type ActionGenerator, type Challenge } from './challenges.ts';
-export { DEFAULT_LIVENESS_LIMITS, verifyBurst, type BurstVerdict, type LivenessLimits, type LivenessReason, type Observation } from './verify.ts';
+export { appearanceStep, DEFAULT_LIVENESS_LIMITS, verifyBurst, type BurstVerdict, type LivenessLimits, type LivenessReason, type Observation } from './verify.ts';
 export { planarResidual, pose, type Pose } from './geometry.ts';
 
 /** How the page should capture (sent with each challenge; measured: bench/liveness.ts). */
@@ -117,7 +117,7 @@ export function createLiveness(deps: LivenessDeps) {
       if (await deps.queries.seeFrames(burst.frames.map(hash), new Date(spent.receivedAt))) throw new LivenessRefusal('replayed');
       const observations = await deps.face.observe(burst.frames);
       const verdict = verifyBurst({ actions: spent.actions, observations, times: burst.times, elapsedMs: spent.receivedAt - spent.issuedAt }, limits);
-      for (const o of observations) if (o.ok) o.descriptor.fill(0);
+      for (const o of observations) if (o.ok) { o.descriptor.fill(0); o.appearance.fill(0); }
       if (!verdict.ok) throw new LivenessRefusal(verdict.reason);
       return { keyFrames: verdict.keyFrames.map((i) => burst.frames[i]!), actions: spent.actions };
     },

@@ -3,7 +3,11 @@ import { planarResidual, pose, type Landmarks } from './geometry.ts';
 
 /** What the face engine saw in one frame of the burst (src/face FrameObservation, structurally). */
 export type Observation =
-  | { readonly ok: true; readonly landmarks: Landmarks; readonly descriptor: Float32Array }
+  | {
+    readonly ok: true; readonly landmarks: Landmarks; readonly descriptor: Float32Array;
+    /** Mean RGB of the face's centre, then a 6x6 grey grid of the face and its surroundings (src/face/appearance.ts). */
+    readonly appearance: Float32Array;
+  }
   | { readonly ok: false; readonly code: string };
 
 /**
@@ -35,6 +39,14 @@ export interface LivenessLimits {
   /** Identity continuity: descriptor distance between consecutive frames, and to the burst's median. */
   maxStepDistance: number;
   maxMedianDistance: number;
+  /**
+   * Appearance continuity between consecutive frames (a photo swap changes light and surroundings
+   * from one frame to the next): the surroundings' grey grids correlate at least this much, the
+   * face centre's brightness changes by at most this log ratio, its chromaticity by at most this.
+   */
+  minContextCorrelation: number;
+  maxBrightnessStep: number;
+  maxChromaStep: number;
   /** How many of the most frontal frames are handed on for the match (and enrollment). */
   keyFrames: number;
 }
@@ -54,6 +66,9 @@ export const DEFAULT_LIVENESS_LIMITS: LivenessLimits = Object.freeze({
   maxScaleRate: 1.5,
   maxStepDistance: 0.4,
   maxMedianDistance: 0.45,
+  minContextCorrelation: 0.55,
+  maxBrightnessStep: 0.35,
+  maxChromaStep: 0.035,
   keyFrames: 3,
 });
 
@@ -64,7 +79,7 @@ export const DEFAULT_LIVENESS_LIMITS: LivenessLimits = Object.freeze({
  */
 export type LivenessReason =
   | 'face_lost' | 'multiple_faces' | 'face_too_small' | 'action_missing' | 'wrong_order' | 'timing'
-  | 'identity_switch' | 'track_jump' | 'jerky_turn' | 'planar';
+  | 'identity_switch' | 'appearance_cut' | 'track_jump' | 'jerky_turn' | 'planar';
 
 export type BurstVerdict =
   | { ok: true; keyFrames: number[]; trace: BurstTrace }
@@ -115,6 +130,11 @@ export function verifyBurst(input: BurstInput, limits: LivenessLimits = DEFAULT_
   for (let i = 0; i < frames.length; i += 1) {
     if (distance(frames[i]!.descriptor, median) > limits.maxMedianDistance) return { ok: false, reason: 'identity_switch' };
     if (i > 0 && distance(frames[i]!.descriptor, frames[i - 1]!.descriptor) > limits.maxStepDistance) return { ok: false, reason: 'identity_switch' };
+  }
+  // One continuous scene: no change of light or surroundings that a moving head does not make.
+  for (let i = 1; i < frames.length; i += 1) {
+    const step = appearanceStep(frames[i - 1]!.appearance, frames[i]!.appearance);
+    if (!(step.context >= limits.minContextCorrelation && step.brightness <= limits.maxBrightnessStep && step.chroma <= limits.maxChromaStep)) return { ok: false, reason: 'appearance_cut' };
   }
   // One continuous track: no cut, no jump a head cannot make between those capture times.
   for (let i = 1; i < poses.length; i += 1) {
@@ -173,6 +193,28 @@ export function verifyBurst(input: BurstInput, limits: LivenessLimits = DEFAULT_
 
   const keyFrames = yaw.map((v, i) => [Math.abs(v), i] as const).sort((a, b) => a[0] - b[0]).slice(0, limits.keyFrames).map(([, i]) => i).sort((a, b) => a - b);
   return { ok: true, keyFrames, trace };
+}
+
+/**
+ * How much the look changes between two frames (src/face/appearance.ts layout): the correlation
+ * of the surroundings' grey grids (Pearson, so a camera's gain changes do not count), the log
+ * ratio of the face centre's brightness, the distance of its chromaticity (r, g of r+g+b).
+ */
+export function appearanceStep(a: Float32Array, b: Float32Array): { context: number; brightness: number; chroma: number } {
+  const n = a.length - 3;
+  let ma = 0, mb = 0;
+  for (let i = 3; i < a.length; i += 1) { ma += a[i]!; mb += b[i]!; }
+  ma /= n; mb /= n;
+  let sab = 0, saa = 0, sbb = 0;
+  for (let i = 3; i < a.length; i += 1) {
+    const x = a[i]! - ma, y = b[i]! - mb;
+    sab += x * y; saa += x * x; sbb += y * y;
+  }
+  const context = saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : 0;
+  const sa = a[0]! + a[1]! + a[2]!, sb = b[0]! + b[1]! + b[2]!;
+  const brightness = sa > 0 && sb > 0 ? Math.abs(Math.log(sb / sa)) : Number.POSITIVE_INFINITY;
+  const chroma = sa > 0 && sb > 0 ? Math.hypot(a[0]! / sa - b[0]! / sb, a[1]! / sa - b[1]! / sb) : Number.POSITIVE_INFINITY;
+  return { context, brightness, chroma };
 }
 
 /** Excursions beyond ±threshold, counting a new one each time the side changes. */
