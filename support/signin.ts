@@ -133,9 +133,10 @@ export async function signUpOverHttp(base: string, username: string, frames: Fra
  * Signs in to the account page (its own response_type=none client) over HTTP with the face, and
  * returns the client with the session (the account page then answers JSON with `profile`). An
  * account with a passkey is asked for it after the face: pass `passkey` (an authenticator's
- * `authenticate`) to answer it.
+ * `authenticate`) to answer it. With PAD on, pass the frames' `burstTimes`: the face step then
+ * answers a challenge with them as a burst.
  */
-export async function accountSignIn(http: HttpClient, username: string, frames: Frame[], passkey?: (options: { challenge: string }) => unknown): Promise<HttpClient> {
+export async function accountSignIn(http: HttpClient, username: string, frames: Frame[], passkey?: (options: { challenge: string }) => unknown, burstTimes?: number[]): Promise<HttpClient> {
   let response = await http.follow(await http.get('/account/login'));
   for (let step = 0; step < 6 && response.status === 200; step += 1) {
     const state = response.json<InteractionState & { profile?: unknown }>();
@@ -148,7 +149,8 @@ export async function accountSignIn(http: HttpClient, username: string, frames: 
       continue;
     }
     response = await http.postForm(state.next.login!, { username, csrf: state.csrf });
-    response = await http.follow(await http.postFrames(new URL(response.location!).pathname, { csrf: state.csrf }, frames));
+    const facePath = new URL(response.location!).pathname;
+    response = await http.follow(burstTimes ? await postBurst(http, facePath, state.csrf, frames, burstTimes) : await http.postFrames(facePath, { csrf: state.csrf }, frames));
   }
   expect(response.json(), response.text).toHaveProperty('profile');
   return http;

@@ -79,8 +79,8 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   const router = new Router({ prefix: '/account' });
   router.use(noStore);
 
-  // The re-enrollment form carries only the csrf token (one spare field).
-  const frameUpload = frameUploadLimits(deps.frameLimits, 2);
+  // The re-enrollment form's fields: csrf, and with PAD the burst's challenge and capture times.
+  const frameUpload = frameUploadLimits(deps.frameLimits, 3);
 
   const page = (ctx: Context, template: string, context: Record<string, unknown>, json?: Record<string, unknown>) =>
     respond(ctx, views, template, context, json);

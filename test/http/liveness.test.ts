@@ -10,7 +10,7 @@ import { HttpClient } from '../../support/http-client.ts';
 import { startIdp, type IdpHandle } from '../../support/idp.ts';
 import { realParts, type PartsHandle } from '../../support/parts.ts';
 import { printBurst, ramp } from '../../support/pad.ts';
-import { authRequest, exchange, postBurst, registerClient, signInOverHttp, signUpOverHttp, type Frame, type InteractionState } from '../../support/signin.ts';
+import { accountSignIn, authRequest, exchange, postBurst, registerClient, signInOverHttp, signUpOverHttp, type Frame, type InteractionState } from '../../support/signin.ts';
 
 /**
  * The face step with presentation-attack detection (LIVENESS=on), over the documented HTTP
@@ -126,6 +126,49 @@ describe.skipIf(!faces.available)('face sign-in with presentation-attack detecti
     expect(wrong.status).toBe(422);
     expect(['liveness_wrong_order', 'liveness_action_missing']).toContain(wrong.json<{ error: string }>().error);
   }, 120_000);
+
+  it('re-enrollment on the account page takes the camera check too: pictures, a print and a foreign challenge are refused, a live burst re-enrolls', async () => {
+    actions = ['turn_right', 'turn_left'];
+    const { frames, times } = burst(58, 100);
+    const http = await accountSignIn(new HttpClient(idp.url), 'performer', await reencoded(frames, 84), undefined, times);
+    const csrf = (await http.get('/account')).json<{ csrf: string }>().csrf;
+    const template = async () => {
+      const account = (await idp.database.knex('accounts').where({ username: 'performer' }).first()) as { id: string };
+      return ((await idp.database.knex('face_templates').where({ account_id: account.id }).first()) as { ciphertext: Buffer }).ciphertext;
+    };
+    const before = await template();
+    const challenge = async () => {
+      const response = await http.postForm('/account/face/challenge', { csrf }, 'application/json');
+      expect(response.status, response.text).toBe(200);
+      return response.json<{ challenge: string }>().challenge;
+    };
+    const reenroll = async (fields: Record<string, string>, burstFrames: Frame[]) => http.postFrames('/account/face', { csrf, ...fields }, burstFrames, 'application/json');
+    // Pictures without a challenge and their capture times: a photo cannot replace the face.
+    const pictures = await reenroll({}, [86, 87, 88].map(frame));
+    expect(pictures.status).toBe(400);
+    // A print of the face answering a real challenge of this account.
+    const print = (await printBurst(readFileSync(path.join(clip, '088.jpg')), Array.from({ length: 10 }, () => ({ scale: 4 })), 41)).map((data) => ({ data: new Uint8Array(data) }));
+    const printed = await reenroll({ challenge: await challenge(), times: JSON.stringify(print.map((_, i) => i * 250)) }, print);
+    expect(printed.status).toBe(422);
+    expect(printed.json<{ error: string }>().error).toMatch(/^liveness_/);
+    // A challenge issued for a sign-in (another binding) does not answer the account page.
+    const stranger = new HttpClient(idp.url);
+    const other = await faceStep(stranger);
+    const foreign = await stranger.postForm(`${other.facePath}/challenge`, { csrf: other.csrf }, 'application/json');
+    expect(foreign.status, foreign.text).toBe(200);
+    const misbound = await reenroll({ challenge: foreign.json<{ challenge: string }>().challenge, times: JSON.stringify(times) }, await reencoded(frames, 85));
+    expect(misbound.status).toBe(400);
+    expect(misbound.json<{ error: string }>().error).toBe('challenge_invalid');
+    expect(await template()).toEqual(before);
+    // The user's own turns, answering the account's challenge, re-enroll the face (the refused
+    // attempts above spent the three re-enrollments a day: a clean budget for this one).
+    await idp.database.knex('rate_windows').where('key', 'like', 'reenroll-%').delete();
+    const live = await challenge();
+    await new Promise((resolve) => setTimeout(resolve, times.at(-1)!));
+    const renewed = await http.postFrames('/account/face', { csrf, challenge: live, times: JSON.stringify(times) }, await reencoded(frames, 86));
+    expect(renewed.status, renewed.text).toBe(303);
+    expect(await template()).not.toEqual(before);
+  }, 240_000);
 
   it('refuses prints of the enrolled face (still, moved, tilted) with a readable page, and audits why', async () => {
     actions = ['turn_left', 'turn_right'];
