@@ -75,6 +75,8 @@ export interface FaceAnalyser {
 interface EngineAnalyser extends FaceAnalyser {
   /** analyse() without the frame check: only for frames the caller has just validated. */
   submit(frame: Uint8Array, variants?: readonly number[]): Promise<AnalyseResult>;
+  /** Refuses (503) a group of `n` frames that the queue cannot take whole (see WorkerPool.admits). */
+  admit(n: number): void;
 }
 
 export function createFaceAnalyser(options: AnalyserOptions = {}): Promise<FaceAnalyser> {
@@ -122,6 +124,9 @@ async function startAnalyser(options: AnalyserOptions): Promise<EngineAnalyser> 
       return submit(frame, variants);
     },
     submit,
+    admit(n) {
+      if (!pool.admits(n)) throw faceError('face_engine_unavailable', 'face engine overloaded');
+    },
     close: () => pool.close(),
   };
 }
@@ -176,6 +181,7 @@ export async function createFaceEngine(options: FaceEngineOptions = {}): Promise
     }
     // Malformed or oversized frames refuse the whole request before any work is queued.
     for (const frame of frames) validateFrame(frame, analyser.frameLimits);
+    analyser.admit(frames.length);
     const settled = await Promise.allSettled(frames.map(describeOne));
     const outcomes: FrameOutcome[] = [];
     let failure: unknown;
@@ -202,6 +208,7 @@ export async function createFaceEngine(options: FaceEngineOptions = {}): Promise
     },
     async observe(frames) {
       for (const frame of frames) validateFrame(frame, analyser.frameLimits);
+      analyser.admit(frames.length);
       return Promise.all(frames.map(async (frame): Promise<FrameObservation> => {
         const { results } = await analyser.submit(frame);
         const r = results[0];

@@ -90,6 +90,15 @@ export class WorkerPool {
     });
   }
 
+  /**
+   * Whether `n` more tasks fit in the queue now. Callers that submit a group (a burst) ask first
+   * and then submit it in the same tick, so that a group is queued whole or not at all: half a
+   * burst queued and the rest refused would be work done for a request that has already failed.
+   */
+  admits(n: number): boolean {
+    return !this.closed && !this.down && this.queue.length + n <= this.options.maxQueue;
+  }
+
   stats(): PoolStats {
     return {
       size: this.slots.length,

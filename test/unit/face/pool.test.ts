@@ -62,6 +62,20 @@ describe('WorkerPool', () => {
     await Promise.all(running);
   });
 
+  it('says whether a group fits whole (a burst is queued whole or not at all)', async () => {
+    const p = pool({ size: 1, maxQueue: 3, startDelayMs: 0 } as Partial<PoolOptions>);
+    await p.ready();
+    expect(p.admits(3)).toBe(true);
+    expect(p.admits(4)).toBe(false);
+    const running = [p.run({ op: 'echo' }), p.run({ op: 'echo' })]; // one running, one queued
+    expect(p.admits(2)).toBe(true);
+    expect(p.admits(3)).toBe(false);
+    await Promise.all(running);
+    expect(p.admits(3)).toBe(true);
+    await p.close();
+    expect(p.admits(1)).toBe(false);
+  });
+
   it('goes down after repeated start failures and answers 503 at once', async () => {
     const p = pool({ workerData: { failStart: true }, maxStartFailures: 3, restartDelayMs: 60_000 });
     expect(await codeOf(p.ready())).toBe('face_engine_unavailable/503');
