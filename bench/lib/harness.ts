@@ -176,7 +176,8 @@ async function childMain(): Promise<void> {
   const databaseUrl = process.env.BENCH_DATABASE_URL || undefined;
   // TRUST_PROXY: the load generator gives each sign-in its own client address (X-Forwarded-For),
   // as the users behind a TLS-terminating proxy have (README, Configuration).
-  const config = loadConfig({ DATA_DIR: dataDir, PORT: String(port), ISSUER: url, LOG_LEVEL: 'silent', TRUST_PROXY: 'true', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) });
+  // LIVENESS=on is the default since PAD came in; the load and fault runs send one frame per sign-in.
+  const config = loadConfig({ DATA_DIR: dataDir, PORT: String(port), ISSUER: url, LOG_LEVEL: 'silent', TRUST_PROXY: 'true', LIVENESS: 'off', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) });
   // As main.ts builds it (createIdp), on the production pool settings; the database in memory
   // when embedded, so that runs do not leave files behind.
   const database = connectDatabase({ url: config.databaseUrl, dataDir, inMemory: !config.databaseUrl });
