@@ -16,9 +16,11 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as oidc from 'openid-client';
 import pg from 'pg';
+import type { Action } from '../../src/liveness/index.ts';
 import { HttpClient, type Response } from '../../support/http-client.ts';
 import { REDIRECT_URI, authRequest, discover, exchange, type Frame } from '../../support/signin.ts';
 import { median, percentile } from './table.ts';
@@ -74,7 +76,12 @@ interface ChildRequest {
 /** Per-IP rates raised so that the load generator is not rate-limited (failure lockouts unchanged). */
 export const BENCH_RATES = { facePerMinute: 1_000_000, signupPerHour: 1_000_000, totpPerMinute: 1_000_000 };
 
-export async function startIdpProcess(options: { databaseUrl?: string; workers?: number; logLevel?: string; dir: string }): Promise<IdpProcess> {
+/**
+ * `liveness`: presentation-attack detection on (LIVENESS=on), every challenge asking for these
+ * actions (the factory's generator, as the tests fix it), so that a recorded burst answers it;
+ * without it LIVENESS=off (one frame per sign-in).
+ */
+export async function startIdpProcess(options: { databaseUrl?: string; workers?: number; logLevel?: string; dir: string; liveness?: readonly Action[] }): Promise<IdpProcess> {
   const logFile = join(options.dir, 'idp.log');
   const log = createWriteStream(logFile);
   const child = fork(HERE, [], {
@@ -84,6 +91,7 @@ export async function startIdpProcess(options: { databaseUrl?: string; workers?:
       BENCH_DATABASE_URL: options.databaseUrl ?? '',
       BENCH_FACE_WORKERS: String(options.workers ?? 2),
       BENCH_LOG_LEVEL: options.logLevel ?? 'warn',
+      BENCH_LIVENESS_ACTIONS: options.liveness ? JSON.stringify(options.liveness) : '',
     },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
@@ -176,12 +184,14 @@ async function childMain(): Promise<void> {
   const databaseUrl = process.env.BENCH_DATABASE_URL || undefined;
   // TRUST_PROXY: the load generator gives each sign-in its own client address (X-Forwarded-For),
   // as the users behind a TLS-terminating proxy have (README, Configuration).
-  const config = loadConfig({ DATA_DIR: dataDir, PORT: String(port), ISSUER: url, LOG_LEVEL: 'silent', TRUST_PROXY: 'true', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) });
+  // LIVENESS is on by default: off unless the parent asked for PAD with a fixed challenge.
+  const actions = process.env.BENCH_LIVENESS_ACTIONS ? (JSON.parse(process.env.BENCH_LIVENESS_ACTIONS) as Action[]) : undefined;
+  const config = loadConfig({ DATA_DIR: dataDir, PORT: String(port), ISSUER: url, LOG_LEVEL: 'silent', TRUST_PROXY: 'true', LIVENESS: actions ? 'on' : 'off', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) });
   // As main.ts builds it (createIdp), on the production pool settings; the database in memory
   // when embedded, so that runs do not leave files behind.
   const database = connectDatabase({ url: config.databaseUrl, dataDir, inMemory: !config.databaseUrl });
   const logger = createLogger({ level: process.env.BENCH_LOG_LEVEL ?? 'warn', name: 'faceid-idp' });
-  const app = await createIdp(config, { logger, database, ...parts.parts, rates: BENCH_RATES });
+  const app = await createIdp(config, { logger, database, ...parts.parts, rates: BENCH_RATES, ...(actions ? { liveness: { generate: () => [...actions] } } : {}) });
   handler = app.callback!;
   const client = await app.services.clients.add({ name: 'Load bench RP', redirectUris: [REDIRECT_URI], firstParty: true });
   const knex = database.knex;
@@ -278,20 +288,29 @@ export { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.ts';
 // ---------------------------------------------------------------------------------------------
 
 export const REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * A PAD sign-in's requests (its burst POST: 15 frames through the face engine) wait as long as the
+ * server lets a request run (HTTP_REQUEST_TIMEOUT_MS, default 60 s); the camera page sets no limit
+ * of its own. With 10 s the generator would give up on bursts the server still checks, and measure
+ * its own timeout instead of the server's throughput.
+ */
+export const BURST_REQUEST_TIMEOUT_MS = 60_000;
 
-/** HttpClient that sends every request from one client address and gives up after 10 s. */
+/** HttpClient that sends every request from one client address and gives up after `timeoutMs` (10 s). */
 export class BenchClient extends HttpClient {
   readonly ip: string;
+  readonly timeoutMs: number;
 
-  constructor(base: string, ip: string) {
+  constructor(base: string, ip: string, timeoutMs = REQUEST_TIMEOUT_MS) {
     super(base);
     this.ip = ip;
+    this.timeoutMs = timeoutMs;
   }
 
   override request(pathOrUrl: string, init: RequestInit & { accept?: string } = {}): Promise<Response> {
     const headers = new Headers(init.headers);
     headers.set('x-forwarded-for', this.ip);
-    return super.request(pathOrUrl, { ...init, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    return super.request(pathOrUrl, { ...init, headers, signal: AbortSignal.timeout(this.timeoutMs) });
   }
 }
 
@@ -308,21 +327,42 @@ export async function relyingParty(idp: { url: string; clientId: string; clientS
   return config;
 }
 
-/** Enrolls every one of `usernames` with the same `frames`; throws at the first that is not enrolled. */
-export async function enrollAll(base: string, usernames: string[], frames: Frame[]): Promise<void> {
+/** A PAD burst: frames answering the challenge, with their capture times (ms, one per frame). */
+export interface Burst {
+  frames: Frame[];
+  times: number[];
+}
+
+/**
+ * Enrolls every one of `usernames` with the same `frames`, or (LIVENESS=on) each with its own
+ * burst from `bursts`; throws at the first that is not enrolled.
+ */
+export async function enrollAll(base: string, usernames: string[], frames: Frame[] | ((username: string) => Burst)): Promise<void> {
   for (const username of usernames) {
-    const result = await enroll(base, username, frames);
+    const result = typeof frames === 'function' ? await enroll(base, username, frames(username)) : await enroll(base, username, frames);
     if (result.status !== 303) throw new Error(`enrollment of ${username} failed: ${result.status} ${result.code}`);
   }
 }
 
-/** Enrolls `username` with `frames` over POST /signup; returns the HTTP status (303 = enrolled). */
-export async function enroll(base: string, username: string, frames: Frame[]): Promise<{ status: number; code?: string }> {
-  const http = new BenchClient(base, nextAddress());
+/**
+ * Enrolls `username` with `frames` over POST /signup, or with a burst answering the sign-up
+ * page's challenge (PAD: POST /signup/challenge first, then the frames filmed after it arrived);
+ * returns the HTTP status (303 = enrolled).
+ */
+export async function enroll(base: string, username: string, frames: Frame[] | Burst): Promise<{ status: number; code?: string }> {
+  const http = new BenchClient(base, nextAddress(), Array.isArray(frames) ? REQUEST_TIMEOUT_MS : BURST_REQUEST_TIMEOUT_MS);
   try {
     const page = await http.get('/signup');
     if (page.status !== 200) return { status: page.status, code: errorCode(page) };
-    const response = await http.postFrames('/signup', { csrf: page.json<{ csrf: string }>().csrf, username, email: `${username}@example.com`, name: username, consent: 'yes' }, frames);
+    const csrf = page.json<{ csrf: string }>().csrf;
+    const fields: Record<string, string> = { csrf, username, email: `${username}@example.com`, name: username, consent: 'yes' };
+    if (!Array.isArray(frames)) {
+      const challenge = await http.postForm('/signup/challenge', { csrf }, 'application/json');
+      if (challenge.status !== 200) return { status: challenge.status, code: errorCode(challenge) };
+      await sleep(frames.times.at(-1) ?? 0);
+      Object.assign(fields, { challenge: challenge.json<{ challenge: string }>().challenge, times: JSON.stringify(frames.times) });
+    }
+    const response = await http.postFrames('/signup', fields, Array.isArray(frames) ? frames : frames.frames);
     return { status: response.status, code: response.status === 303 ? undefined : errorCode(response) };
   } catch (error) {
     return { status: 0, code: networkKind(error) };
@@ -340,12 +380,12 @@ export type Outcome =
   | 'throttled'
   /** Any other HTTP answer that is not part of the flow (other 4xx, 5xx other than 503). */
   | 'error'
-  /** No answer within 10 s. */
+  /** No answer within 10 s (60 s for a PAD sign-in). */
   | 'timeout'
   /** Connection refused/reset, or a body that could not be read. */
   | 'network';
 
-export type Step = 'authorize' | 'username' | 'face' | 'callback' | 'token';
+export type Step = 'authorize' | 'username' | 'challenge' | 'face' | 'callback' | 'token';
 
 export interface Attempt {
   kind: 'genuine' | 'impostor';
@@ -354,8 +394,10 @@ export interface Attempt {
   start: number;
   end: number;
   totalMs: number;
-  /** The POST of the frame, from sending to the 303/401/503 answer. */
+  /** The POST of the frame (or of the burst), from sending to the 303/401/503 answer. */
   faceMs?: number;
+  /** PAD: the camera's filming between the challenge's answer and the burst POST (the burst's span). */
+  filmingMs?: number;
   outcome: Outcome;
   /** Where the attempt ended. */
   step: Step;
@@ -387,30 +429,38 @@ function classify(status: number): Outcome {
   return 'error';
 }
 
-export interface SignInInput {
+interface SignInCommon {
   base: string;
   config: oidc.Configuration;
   username: string;
   /** The account id the token must carry. */
   expectedSub: string;
-  frame: Frame;
   kind: 'genuine' | 'impostor';
   /** performance.now() at the run's start. */
   t0: number;
 }
 
 /**
- * authorize -> interaction (JSON) -> username -> one frame -> the client's redirect -> token
- * exchange with ID token verification (openid-client). Never throws: every ending is classified.
+ * One frame (LIVENESS=off), or a burst (LIVENESS=on): `burst` is called once the face step is
+ * reached, so an attempt refused before it uses none (bursts are single-use: the server refuses
+ * frames it has seen).
+ */
+export type SignInInput = SignInCommon & ({ frame: Frame } | { burst: () => Burst });
+
+/**
+ * authorize -> interaction (JSON) -> username -> one frame, or (PAD) challenge -> the camera's
+ * filming (the burst's span, waited as a camera would) -> the burst -> the client's redirect ->
+ * token exchange with ID token verification (openid-client). Never throws: every ending is classified.
  */
 export async function signInOnce(input: SignInInput): Promise<Attempt> {
   const started = performance.now();
-  const http = new BenchClient(input.base, nextAddress());
+  const http = new BenchClient(input.base, nextAddress(), 'burst' in input ? BURST_REQUEST_TIMEOUT_MS : REQUEST_TIMEOUT_MS);
   let step: Step = 'authorize';
   let faceMs: number | undefined;
+  let filmingMs: number | undefined;
   const done = (outcome: Outcome, extra: Partial<Attempt> = {}): Attempt => {
     const end = performance.now();
-    return { kind: input.kind, username: input.username, start: started - input.t0, end: end - input.t0, totalMs: end - started, faceMs, outcome, step, ...extra };
+    return { kind: input.kind, username: input.username, start: started - input.t0, end: end - input.t0, totalMs: end - started, faceMs, filmingMs, outcome, step, ...extra };
   };
   const refused = (response: Response) =>
     done(classify(response.status), { status: response.status, code: errorCode(response) ?? `http_${response.status}${response.headers.get('content-type')?.includes('html') ? '_html' : ''}` });
@@ -423,9 +473,25 @@ export async function signInOnce(input: SignInInput): Promise<Attempt> {
     step = 'username';
     response = await http.postForm(state.next.login!, { username: input.username, csrf: state.csrf });
     if (response.status !== 303 || !response.location) return refused(response);
+    const facePath = new URL(response.location).pathname;
+    const fields: Record<string, string> = { csrf: state.csrf };
+    let frames: Frame[];
+    if ('burst' in input) {
+      step = 'challenge';
+      response = await http.postForm(`${facePath}/challenge`, { csrf: state.csrf }, 'application/json');
+      if (response.status !== 200) return refused(response);
+      const burst = input.burst();
+      const filmed = performance.now();
+      await sleep(burst.times.at(-1) ?? 0);
+      filmingMs = performance.now() - filmed;
+      Object.assign(fields, { challenge: response.json<{ challenge: string }>().challenge, times: JSON.stringify(burst.times) });
+      frames = burst.frames;
+    } else {
+      frames = [input.frame];
+    }
     step = 'face';
     const faceStart = performance.now();
-    response = await http.postFrames(new URL(response.location).pathname, { csrf: state.csrf }, [input.frame]);
+    response = await http.postFrames(facePath, fields, frames);
     faceMs = performance.now() - faceStart;
     if (response.status !== 303) return refused(response);
     step = 'callback';
