@@ -61,6 +61,13 @@
     c.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('capture failed'))), 'image/jpeg', quality);
   });
   const grab = () => toJpeg(draw());
+  const copyOf = (c) => {
+    const copy = document.createElement('canvas');
+    copy.width = c.width;
+    copy.height = c.height;
+    copy.getContext('2d').drawImage(c, 0, 0);
+    return copy;
+  };
 
   async function start() {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
@@ -218,7 +225,9 @@
         }
       }
       if (step >= 0) {
-        shots.push(await toJpeg(frame, 0.85));
+        // A copy of the frame now, encoded after the burst: waiting for each JPEG here would
+        // stretch the rhythm on a busy machine (frames too far apart for the server's checks).
+        shots.push(copyOf(frame));
         times.push(Math.round(tick - t0));
         if (step < steps.length) {
           const want = PROMPTS[steps[step]];
@@ -250,7 +259,9 @@
     promptBox.hidden = true;
     if (shots.length === 0) throw new Error('We could not see you look straight at the camera. Face the camera in good light and press the button again.');
     form.querySelector('[data-times-input]').value = JSON.stringify(times);
-    return shots;
+    const jpegs = await Promise.all(shots.map((shot) => toJpeg(shot, 0.85)));
+    for (const shot of shots) shot.width = 0; // release the copies' pixels
+    return jpegs;
   }
 
   button.addEventListener('click', async () => {
