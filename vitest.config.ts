@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // One migrated PGlite image for every test database (support/pglite-image.ts), made before
+    // the test processes start.
+    globalSetup: ['support/pglite-image.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 180_000,
