@@ -26,7 +26,7 @@ export default defineConfig({
       {
         // Face models, browsers, child processes: a process of its own for each file.
         extends: true,
-        test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/unit/**'] },
+        test: { name: 'isolated', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/unit/**'] },
       },
     ],
   },
