@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import knexPackage from 'knex';
 import { connectDatabase, migrateLatest, type Database } from '../src/db/index.ts';
-import { migratedPglite } from './pglite-image.ts';
+import { leasePglite } from './pglite-image.ts';
 
 const { knex } = knexPackage;
 
@@ -17,8 +17,9 @@ export interface TestDatabaseOptions {
 /**
  * A fresh, migrated database for one test file: a private schema on the PostgreSQL named by
  * DATABASE_URL (so test files running in parallel never see each other's rows), or else an
- * in-memory PGlite, the embedded default, loaded from a migrated image (pglite-image.ts; the
- * migrations themselves are tested in test/integration/db/migrations.test.ts). With
+ * in-memory PGlite, the embedded default, started from a migrated image or emptied after use by
+ * an earlier file of the same process (pglite-image.ts; the migrations themselves are tested in
+ * test/integration/db/migrations.test.ts). With
  * `pgliteDataDir`, PGlite on disk as `npm start` runs it, created and migrated there.
  */
 export async function testDatabase(options: TestDatabaseOptions = {}): Promise<Database & { label: string; schema?: string }> {
@@ -29,7 +30,7 @@ export async function testDatabase(options: TestDatabaseOptions = {}): Promise<D
     return { ...database, label: 'pglite' };
   }
   if (!url) {
-    const database = connectDatabase({ url: undefined, dataDir: '', inMemory: true, pglite: await migratedPglite() });
+    const database = connectDatabase({ url: undefined, dataDir: '', inMemory: true, pglite: await leasePglite() });
     return { ...database, label: 'pglite' };
   }
   // The schema is created and dropped through DATABASE_URL itself (a proxied url may be cut).
