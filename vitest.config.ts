@@ -1,8 +1,7 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 180_000,
@@ -12,5 +11,23 @@ export default defineConfig({
     // for us but prints an ExperimentalWarning on Node 22.
     execArgv: ['--disable-warning=ExperimentalWarning'],
     reporters: ['default'],
+    // One migrated PGlite image for every test database (support/pglite-image.ts), made before
+    // the test processes start.
+    globalSetup: ['support/pglite-image.ts'],
+    projects: [
+      {
+        // The fast layer shares a process between its files (one per worker): a fresh process
+        // per file spent more time starting Node and importing oidc-provider, knex, PGlite and
+        // SEAL than most files spend testing. Unit tests build what they test from factories
+        // (no module mocks, no module state) and undo what they change (timers, spies).
+        extends: true,
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], isolate: false },
+      },
+      {
+        // Face models, browsers, child processes: a process of its own for each file.
+        extends: true,
+        test: { name: 'isolated', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/unit/**'] },
+      },
+    ],
   },
 });

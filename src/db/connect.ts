@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { PGlite } from '@electric-sql/pglite';
 import knexPackage from 'knex';
 import type { Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
@@ -52,6 +53,11 @@ export interface DatabaseOptions {
   dataDir: string;
   /** Embedded only: keep the database in memory (tests). */
   inMemory?: boolean;
+  /**
+   * Embedded in memory only: a PGlite instance the caller made, closed with the database (tests
+   * start one from a migrated data directory image: an initdb per test file costs seconds).
+   */
+  pglite?: PGlite;
   poolMax?: number;
   /** PostgreSQL only: the schemas to search (tests give each file a private schema). */
   searchPath?: string[];
@@ -93,7 +99,10 @@ export function connectDatabase(options: DatabaseOptions): Database {
   }
   let connection: Knex.StaticConnectionConfig = {} as Knex.StaticConnectionConfig;
   let lock: DirectoryLock | undefined;
-  if (!options.inMemory) {
+  if (options.inMemory && options.pglite) {
+    // knex-pglite uses the instance it is given and closes it with its pool.
+    connection = { pglite: options.pglite } as unknown as Knex.StaticConnectionConfig;
+  } else if (!options.inMemory) {
     const dir = pgliteDirectory(options.dataDir);
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     // Before PGlite touches the files: a second process on them would lose writes (see lock.ts).

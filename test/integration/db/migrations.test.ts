@@ -10,7 +10,7 @@ describe.each(engines)('migrations on $name', ({ pglite }) => {
   afterAll(async () => Promise.all(opened.map((db) => db.close())));
 
   it('go latest -> rollback -> latest cleanly', async () => {
-    const db = await testDatabase({ pglite });
+    const db = await testDatabase({ pglite, fresh: true });
     opened.push(db);
     const tables = async () =>
       (await db.knex('information_schema.tables').select('table_name').whereRaw('table_schema = current_schema()')).map((row: { table_name: string }) => row.table_name).sort();
