@@ -19,6 +19,7 @@ import { createFaceEngine } from '../src/face/index.ts';
 import { verifyBurst, type Action, type BurstVerdict } from '../src/liveness/index.ts';
 import { chromiumPath, launchWithCamera, scratchDir } from '../support/browser.ts';
 import { facesDir, makeMjpeg } from '../support/faces.ts';
+import { createTestClock } from '../support/clock.ts';
 import { startIdp } from '../support/idp.ts';
 import { burstTimes, challengeFor, clipFrames, genuineBursts, photoSwapAttack, printAttack } from '../support/pad.ts';
 import { realParts } from '../support/parts.ts';
@@ -120,13 +121,14 @@ export async function runLivenessBench(options: { runs?: number; identities?: nu
   }
   const parts = await realParts({ workers: 2 });
   const actions: Action[] = ['turn_right', 'turn_left'];
-  const idp = await startIdp({ ...parts.parts, liveness: { generate: () => [...actions] } }, { env: { LIVENESS: 'on' } });
+  const clock = createTestClock();
+  const idp = await startIdp({ ...parts.parts, clock, liveness: { generate: () => [...actions] } }, { env: { LIVENESS: 'on' } });
   const rp = await startRelyingParty(idp);
   const total: number[] = [];
   try {
     await idp.database.knex('oidc_clients').where({ client_id: 'sample-rp' }).update({ first_party: true });
     const enroll = Array.from({ length: 22 }, (_, i) => 58 + 2 * i);
-    const signup = await signUpOverHttp(idp.url, 'performer', enroll.map((n) => ({ data: jpg(n) })), { burstTimes: enroll.map((n) => Math.round(((n - 58) * 1000) / 15)) });
+    const signup = await signUpOverHttp(idp.url, 'performer', enroll.map((n) => ({ data: jpg(n) })), { burst: { times: enroll.map((n) => Math.round(((n - 58) * 1000) / 15)), clock } });
     if (signup.status !== 303) throw new Error(`enrollment failed: ${signup.status}`);
     const dir = scratchDir('faceid-pad-bench-');
     for (let i = 0; i < browserRuns; i += 1) {

@@ -2,6 +2,7 @@ import * as oidc from 'openid-client';
 import { expect } from 'vitest';
 import { HttpClient, type Response } from './http-client.ts';
 import type { IdpHandle } from './idp.ts';
+import type { Burst } from './clock.ts';
 
 export const REDIRECT_URI = 'https://rp.example/callback';
 
@@ -51,17 +52,16 @@ export interface SignInOptions {
   /** The client's redirect_uri, when it is not REDIRECT_URI (pass the same to authRequest). */
   redirectUri?: string;
   /** Presentation-attack detection: `frames` are a burst with these capture times, answering a fresh challenge. */
-  burstTimes?: number[];
+  burst?: Burst;
 }
 
 /** PAD over the contract: a challenge for the face step at `facePath`, then the burst answering it. */
-export async function postBurst(client: HttpClient, facePath: string, csrf: string, frames: Frame[], times: number[], accept?: string): Promise<Response> {
+export async function postBurst(client: HttpClient, facePath: string, csrf: string, frames: Frame[], burst: Burst, accept?: string): Promise<Response> {
   const challenge = await client.postForm(`${facePath}/challenge`, { csrf }, 'application/json');
   expect(challenge.status, challenge.text).toBe(200);
-  // As a camera would: the burst is filmed after the challenge arrives (the server refuses a
-  // burst whose capture times span longer than its challenge has existed).
-  await new Promise((resolve) => setTimeout(resolve, times.at(-1) ?? 0));
-  return client.postFrames(facePath, { csrf, challenge: challenge.json<{ challenge: string }>().challenge, times: JSON.stringify(times) }, frames, accept);
+  // As a camera would: the burst is filmed after the challenge arrives (see Burst).
+  burst.clock.advance(burst.times.at(-1) ?? 0);
+  return client.postFrames(facePath, { csrf, challenge: challenge.json<{ challenge: string }>().challenge, times: JSON.stringify(burst.times) }, frames, accept);
 }
 
 export interface InteractionState {
@@ -94,7 +94,7 @@ export async function signInOverHttp(client: HttpClient, request: AuthRequest, u
       response = await client.postForm(state.next.login!, { username, csrf: state.csrf });
       expect(response.status, response.text).toBe(303);
       const facePath = new URL(response.location!).pathname;
-      response = options.burstTimes ? await postBurst(client, facePath, state.csrf, frames, options.burstTimes) : await client.postFrames(facePath, { csrf: state.csrf }, frames);
+      response = options.burst ? await postBurst(client, facePath, state.csrf, frames, options.burst) : await client.postFrames(facePath, { csrf: state.csrf }, frames);
     } else if (state.prompt === 'consent') {
       steps.push('consent');
       response = await client.postForm(options.consent === false ? state.next.abort! : state.next.confirm!, { csrf: state.csrf });
@@ -117,26 +117,26 @@ export async function exchange(config: oidc.Configuration, callback: URL, reques
 }
 
 /** Enrollment over the contract: GET /signup for the CSRF token, then POST /signup with the frames. */
-export async function signUpOverHttp(base: string, username: string, frames: Frame[], options: { headers?: Record<string, string>; name?: string; burstTimes?: number[] } = {}): Promise<Response> {
+export async function signUpOverHttp(base: string, username: string, frames: Frame[], options: { headers?: Record<string, string>; name?: string; burst?: Burst } = {}): Promise<Response> {
   const http = new HttpClient(base, options.headers);
   const csrf = (await http.get('/signup')).json<{ csrf: string }>().csrf;
   const fields = { csrf, username, email: `${username}@example.com`, name: options.name ?? '', consent: 'yes' };
-  if (!options.burstTimes) return http.postFrames('/signup', fields, frames);
+  if (!options.burst) return http.postFrames('/signup', fields, frames);
   // PAD: the frames are a burst answering the sign-up page's challenge, filmed after it arrived.
   const challenge = await http.postForm('/signup/challenge', { csrf }, 'application/json');
   expect(challenge.status, challenge.text).toBe(200);
-  await new Promise((resolve) => setTimeout(resolve, options.burstTimes!.at(-1) ?? 0));
-  return http.postFrames('/signup', { ...fields, challenge: challenge.json<{ challenge: string }>().challenge, times: JSON.stringify(options.burstTimes) }, frames);
+  options.burst.clock.advance(options.burst.times.at(-1) ?? 0);
+  return http.postFrames('/signup', { ...fields, challenge: challenge.json<{ challenge: string }>().challenge, times: JSON.stringify(options.burst.times) }, frames);
 }
 
 /**
  * Signs in to the account page (its own response_type=none client) over HTTP with the face, and
  * returns the client with the session (the account page then answers JSON with `profile`). An
  * account with a passkey is asked for it after the face: pass `passkey` (an authenticator's
- * `authenticate`) to answer it. With PAD on, pass the frames' `burstTimes`: the face step then
- * answers a challenge with them as a burst.
+ * `authenticate`) to answer it. With PAD on, pass the frames' `burst` (capture times and the
+ * IdP's test clock): the face step then answers a challenge with them as a burst.
  */
-export async function accountSignIn(http: HttpClient, username: string, frames: Frame[], passkey?: (options: { challenge: string }) => unknown, burstTimes?: number[]): Promise<HttpClient> {
+export async function accountSignIn(http: HttpClient, username: string, frames: Frame[], passkey?: (options: { challenge: string }) => unknown, burst?: Burst): Promise<HttpClient> {
   let response = await http.follow(await http.get('/account/login'));
   for (let step = 0; step < 6 && response.status === 200; step += 1) {
     const state = response.json<InteractionState & { profile?: unknown }>();
@@ -150,7 +150,7 @@ export async function accountSignIn(http: HttpClient, username: string, frames: 
     }
     response = await http.postForm(state.next.login!, { username, csrf: state.csrf });
     const facePath = new URL(response.location!).pathname;
-    response = await http.follow(burstTimes ? await postBurst(http, facePath, state.csrf, frames, burstTimes) : await http.postFrames(facePath, { csrf: state.csrf }, frames));
+    response = await http.follow(burst ? await postBurst(http, facePath, state.csrf, frames, burst) : await http.postFrames(facePath, { csrf: state.csrf }, frames));
   }
   expect(response.json(), response.text).toHaveProperty('profile');
   return http;

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Action } from '../../src/liveness/index.ts';
 import { AMR_PAD } from '../../src/policy/index.ts';
 import { browserSkipReason, launchWithCamera, scratchDir, screenshot } from '../../support/browser.ts';
+import { createTestClock } from '../../support/clock.ts';
 import { facesDir, facesRequirement, makeMjpeg } from '../../support/faces.ts';
 import { startIdp, type IdpHandle } from '../../support/idp.ts';
 import { realParts, type PartsHandle } from '../../support/parts.ts';
@@ -34,14 +35,16 @@ describe.skipIf(skip !== null || !faces.available)('presentation-attack detectio
   const frame = (n: number) => readFileSync(path.join(clip, `${String(n).padStart(3, '0')}.jpg`));
   const cameras: Record<string, string> = {};
   const actions: Action[] = ['turn_right', 'turn_left'];
+  // The HTTP sign-up's burst is "filmed" by moving the IdP's clock (support/clock.ts); the browser's camera films in real time.
+  const clock = createTestClock();
 
   beforeAll(async () => {
     parts = await realParts({ workers: 2 });
-    idp = await startIdp({ ...parts.parts, liveness: { generate: () => [...actions] } }, { env: { LIVENESS: 'on' } });
+    idp = await startIdp({ ...parts.parts, clock, liveness: { generate: () => [...actions] } }, { env: { LIVENESS: 'on' } });
     rp = await startRelyingParty(idp);
     // Enrolled over HTTP with a burst of his turns (the sign-up page's camera check).
     const enroll = Array.from({ length: 22 }, (_, i) => 58 + 2 * i);
-    const signup = await signUpOverHttp(idp.url, 'performer', enroll.map((n) => ({ data: new Uint8Array(frame(n)) })), { burstTimes: enroll.map((n) => Math.round(((n - 58) * 1000) / 15)) });
+    const signup = await signUpOverHttp(idp.url, 'performer', enroll.map((n) => ({ data: new Uint8Array(frame(n)) })), { burst: { times: enroll.map((n) => Math.round(((n - 58) * 1000) / 15)), clock } });
     expect(signup.status, signup.text).toBe(303);
     // 15 fps clip, each frame shown four times (Chromium plays a fake-camera file at 30 fps: the
     // performer turns at half his speed), forth and back: frames 61-100 are him turning to his right

@@ -1,6 +1,7 @@
 import type * as oidc from 'openid-client';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestClock } from '../../support/clock.ts';
 import { HttpClient } from '../../support/http-client.ts';
 import { startIdp, type IdpHandle } from '../../support/idp.ts';
 import { realParts, type PartsHandle } from '../../support/parts.ts';
@@ -12,7 +13,7 @@ import { authRequest, registerClient, signUpOverHttp, type InteractionState } fr
  * Lockouts here start at 60 s, and the test moves the IdP's clock to see them end (no sleeping).
  */
 describe('abuse resistance', () => {
-  const clock = { offset: 0, now: () => Date.now() + clock.offset };
+  const clock = createTestClock();
   let parts: PartsHandle;
   let idp: IdpHandle;
   let config: oidc.Configuration;
@@ -78,7 +79,7 @@ describe('abuse resistance', () => {
   });
 
   it('after the lock: one more try; a failure locks again for twice as long; success resets', async () => {
-    clock.offset += 61_000;
+    clock.advance(61_000);
     const retry = await atFaceStep('victim', '10.0.3.2');
     const denied = await retry.http.postFrames(retry.face, { csrf: retry.csrf }, parts.otherFrames);
     expect(denied.status).toBe(401);
@@ -86,7 +87,7 @@ describe('abuse resistance', () => {
     const blocked = await atFaceStep('victim', '10.0.3.3');
     expect((await blocked.http.postFrames(blocked.face, { csrf: blocked.csrf }, parts.sameFrames)).status).toBe(429);
 
-    clock.offset += 121_000;
+    clock.advance(121_000);
     const genuine = await atFaceStep('victim', '10.0.3.4');
     expect((await genuine.http.postFrames(genuine.face, { csrf: genuine.csrf }, parts.sameFrames)).status).toBe(303);
     const row = await idp.database.knex('auth_throttle').where({ key: 'face:victim' }).first();

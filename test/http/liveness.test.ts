@@ -5,6 +5,7 @@ import type * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AMR_PAD } from '../../src/policy/index.ts';
 import type { Action } from '../../src/liveness/index.ts';
+import { createTestClock } from '../../support/clock.ts';
 import { facesDir, facesRequirement } from '../../support/faces.ts';
 import { HttpClient } from '../../support/http-client.ts';
 import { startIdp, type IdpHandle } from '../../support/idp.ts';
@@ -25,13 +26,15 @@ describe.skipIf(!faces.available)('face sign-in with presentation-attack detecti
   let idp: IdpHandle;
   let config: oidc.Configuration;
   let actions: Action[] = ['turn_right', 'turn_left'];
+  // Bursts are "filmed" by moving the IdP's clock by their span, not by waiting (support/clock.ts).
+  const clock = createTestClock();
   const clip = path.join(facesDir() ?? '', 'video', 'head-motion-1');
   const frame = (n: number): Frame => ({ data: new Uint8Array(readFileSync(path.join(clip, `${String(n).padStart(3, '0')}.jpg`))) });
   /** Frames from..to of the clip (15 fps), every `step`-th, with their capture times. */
   const burst = (from: number, to: number, step = 2) => {
     const idx: number[] = [];
     for (let f = from; f <= to; f += step) idx.push(f);
-    return { frames: idx.map(frame), times: idx.map((f) => Math.round(((f - from) * 1000) / 15)) };
+    return { frames: idx.map(frame), times: idx.map((f) => Math.round(((f - from) * 1000) / 15)), clock };
   };
   /** The same frames re-encoded (other bytes, same pictures): what the replay guard cannot see, so other checks must. */
   const reencoded = async (frames: Frame[], quality: number): Promise<Frame[]> =>
@@ -39,14 +42,14 @@ describe.skipIf(!faces.available)('face sign-in with presentation-attack detecti
 
   beforeAll(async () => {
     parts = await realParts({ workers: 2 });
-    idp = await startIdp({ ...parts.parts, liveness: { generate: () => [...actions] } }, { env: { LIVENESS: 'on' } });
+    idp = await startIdp({ ...parts.parts, clock, liveness: { generate: () => [...actions] } }, { env: { LIVENESS: 'on' } });
     config = (await registerClient(idp, { name: 'RP', firstParty: true })).config;
     // The performer signs up with the camera check too (a photo cannot enroll a face): single
     // pictures are refused, a burst of his turns (re-encoded: other bytes than the sign-ins below) enrolls.
-    const photos = await signUpOverHttp(idp.url, 'performer', [86, 87, 88, 89, 90].map(frame), { burstTimes: [0, 200, 400, 600, 800] });
+    const photos = await signUpOverHttp(idp.url, 'performer', [86, 87, 88, 89, 90].map(frame), { burst: { times: [0, 200, 400, 600, 800], clock } });
     expect(photos.status).toBe(400);
     const enrollment = burst(58, 100);
-    const signup = await signUpOverHttp(idp.url, 'performer', await reencoded(enrollment.frames, 80), { burstTimes: enrollment.times });
+    const signup = await signUpOverHttp(idp.url, 'performer', await reencoded(enrollment.frames, 80), { burst: enrollment });
     expect(signup.status, signup.text).toBe(303);
   }, 300_000);
 
@@ -71,7 +74,7 @@ describe.skipIf(!faces.available)('face sign-in with presentation-attack detecti
     actions = ['turn_right', 'turn_left'];
     const request = await authRequest(config);
     const { frames, times } = burst(58, 100);
-    const { callback } = await signInOverHttp(new HttpClient(idp.url), request, 'performer', frames, { burstTimes: times });
+    const { callback } = await signInOverHttp(new HttpClient(idp.url), request, 'performer', frames, { burst: { times, clock } });
     expect(callback.searchParams.get('code'), callback.href).toBeTruthy();
     const tokens = await exchange(config, callback, request);
     expect(tokens.claims()?.amr).toEqual(expect.arrayContaining(['face', AMR_PAD]));
@@ -86,13 +89,13 @@ describe.skipIf(!faces.available)('face sign-in with presentation-attack detecti
     const { facePath, csrf } = await faceStep(http);
     const challenge = (await http.postForm(`${facePath}/challenge`, { csrf }, 'application/json')).json<{ challenge: string; actions: string[]; capture: { intervalMs: number } }>();
     expect(challenge.actions).toEqual(actions);
-    await new Promise((resolve) => setTimeout(resolve, times.at(-1)));
+    clock.advance(times.at(-1)!);
     const first = await http.postFrames(facePath, { csrf, challenge: challenge.challenge, times: JSON.stringify(times) }, frames, 'application/json');
     expect(first.status, first.text).toBe(303);
 
     const again = new HttpClient(idp.url);
     const step = await faceStep(again);
-    const replay = await postBurst(again, step.facePath, step.csrf, frames, times, 'application/json');
+    const replay = await postBurst(again, step.facePath, step.csrf, frames, { times, clock }, 'application/json');
     expect(replay.status).toBe(409);
     expect(replay.json()).toMatchObject({ error: 'liveness_replayed' });
 
@@ -118,11 +121,11 @@ describe.skipIf(!faces.available)('face sign-in with presentation-attack detecti
     actions = ['turn_left', 'turn_right'];
     const http = new HttpClient(idp.url);
     const { facePath, csrf } = await faceStep(http);
-    const single = await postBurst(http, facePath, csrf, [frame(88)], [0], 'application/json');
+    const single = await postBurst(http, facePath, csrf, [frame(88)], { times: [0], clock }, 'application/json');
     expect(single.status).toBe(400);
     expect(single.json()).toMatchObject({ error: 'bad_frame_count' });
     const { frames, times } = burst(58, 100, 3);
-    const wrong = await postBurst(http, facePath, csrf, await reencoded(frames, 83), times, 'application/json');
+    const wrong = await postBurst(http, facePath, csrf, await reencoded(frames, 83), { times, clock }, 'application/json');
     expect(wrong.status).toBe(422);
     expect(['liveness_wrong_order', 'liveness_action_missing']).toContain(wrong.json<{ error: string }>().error);
   }, 120_000);
@@ -130,7 +133,7 @@ describe.skipIf(!faces.available)('face sign-in with presentation-attack detecti
   it('re-enrollment on the account page takes the camera check too: pictures, a print and a foreign challenge are refused, a live burst re-enrolls', async () => {
     actions = ['turn_right', 'turn_left'];
     const { frames, times } = burst(58, 100);
-    const http = await accountSignIn(new HttpClient(idp.url), 'performer', await reencoded(frames, 84), undefined, times);
+    const http = await accountSignIn(new HttpClient(idp.url), 'performer', await reencoded(frames, 84), undefined, { times, clock });
     const csrf = (await http.get('/account')).json<{ csrf: string }>().csrf;
     const template = async () => {
       const account = (await idp.database.knex('accounts').where({ username: 'performer' }).first()) as { id: string };
@@ -164,7 +167,7 @@ describe.skipIf(!faces.available)('face sign-in with presentation-attack detecti
     // attempts above spent the three re-enrollments a day: a clean budget for this one).
     await idp.database.knex('rate_windows').where('key', 'like', 'reenroll-%').delete();
     const live = await challenge();
-    await new Promise((resolve) => setTimeout(resolve, times.at(-1)!));
+    clock.advance(times.at(-1)!);
     const renewed = await http.postFrames('/account/face', { csrf, challenge: live, times: JSON.stringify(times) }, await reencoded(frames, 86));
     expect(renewed.status, renewed.text).toBe(303);
     expect(await template()).not.toEqual(before);
@@ -184,7 +187,7 @@ describe.skipIf(!faces.available)('face sign-in with presentation-attack detecti
       const http = new HttpClient(idp.url);
       const { facePath, csrf } = await faceStep(http);
       const frames = (await printBurst(photo, poses, 3 + k)).map((data) => ({ data: new Uint8Array(data) }));
-      const page = await postBurst(http, facePath, csrf, frames, frames.map((_, i) => i * 250), 'text/html');
+      const page = await postBurst(http, facePath, csrf, frames, { times: frames.map((_, i) => i * 250), clock }, 'text/html');
       expect(page.status, name).toBeGreaterThanOrEqual(400);
       expect(page.status, name).toBeLessThan(500);
       // A refused print is a failed attempt: after five (counting the earlier tests') the face step locks.

@@ -8,6 +8,7 @@ import { loadCustodianConfig } from '../../../src/custodian/internal/config.ts';
 import { startCustodian } from '../../../src/custodian/internal/custodian.ts';
 import { createHeEngine } from '../../../src/he/index.ts';
 import { silentLogger } from '../../../src/shared/index.ts';
+import { createTestClock } from '../../../support/clock.ts';
 import { enrollAt } from '../../../support/custodian.ts';
 import { randomDescriptor } from '../../../support/he-keys.ts';
 
@@ -15,8 +16,7 @@ const dir = mkdtempSync(join(tmpdir(), 'faceid-custodian-inproc-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 it('expires tickets and refills budgets by the clock (injected), over loopback TCP, in demo mode', async () => {
-  let offset = 0;
-  const clock = { now: () => Date.now() + offset };
+  const clock = createTestClock();
   const secret = 'an in-process test secret of >= 32 bytes';
   const config = loadCustodianConfig({
     CUSTODIAN_KEY_DIR: join(dir, 'keys'),
@@ -36,15 +36,15 @@ it('expires tickets and refills budgets by the clock (injected), over loopback T
     const enrolled = await enrollAt(client, engine, face);
 
     const ticket = await client.ticket(enrolled.subject, enrolled.hash);
-    offset += 59_000;
+    clock.advance(59_000);
     const fresh = await client.ticket(enrolled.subject, enrolled.hash);
-    offset += 1_001; // the first ticket is now 60.001 s old
+    clock.advance(1_001); // the first ticket is now 60.001 s old
     await expect(client.judge(ticket.ticket, engine.matchAndBlind(enrolled.template, face, 0.5, ticket.key))).rejects.toMatchObject({ code: 'custodian_ticket_invalid', status: 403 });
     expect(await client.judge(fresh.ticket, engine.matchAndBlind(enrolled.template, face, 0.5, fresh.key))).toBe('match');
 
     await client.ticket(enrolled.subject, enrolled.hash);
     await expect(client.ticket(enrolled.subject, enrolled.hash)).rejects.toMatchObject({ code: 'custodian_rate_limited' });
-    offset += 60 * 60_000; // an hour later the hourly budget has room again
+    clock.advance(60 * 60_000); // an hour later the hourly budget has room again
     expect((await client.ticket(enrolled.subject, enrolled.hash)).ticket).toBeTruthy();
 
     const audit = readFileSync(join(dir, 'keys', 'audit.log'), 'utf8');
