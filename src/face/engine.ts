@@ -8,7 +8,7 @@ import { pipelineDimension, pipelineKey, type PipelineConfig } from './pipeline.
 import { WorkerPool } from './pool.ts';
 import { validateFrame } from './validate.ts';
 import type { FaceErrorCode } from './errors.ts';
-import type { AnalyseResult, DescribeResponse, Detection, WorkerInit } from './protocol.ts';
+import type { AnalyseResult, DescribeRequest, DescribeResponse, Detection, WorkerInit } from './protocol.ts';
 
 /**
  * The production pipeline, chosen by measurement on LFW (bench/accuracy.ts --compare):
@@ -74,7 +74,7 @@ export interface FaceAnalyser {
 /** The analyser plus what only the face engine may use. */
 interface EngineAnalyser extends FaceAnalyser {
   /** analyse() without the frame check: only for frames the caller has just validated. */
-  submit(frame: Uint8Array, variants?: readonly number[]): Promise<AnalyseResult>;
+  submit(frame: Uint8Array, variants?: readonly number[], observe?: boolean): Promise<AnalyseResult>;
   /** Refuses (503) a group of `n` frames that the queue cannot take whole (see WorkerPool.admits). */
   admit(n: number): void;
 }
@@ -104,12 +104,13 @@ async function startAnalyser(options: AnalyserOptions): Promise<EngineAnalyser> 
     throw error;
   }
 
-  async function submit(frame: Uint8Array, variants?: readonly number[]): Promise<AnalyseResult> {
+  async function submit(frame: Uint8Array, variants?: readonly number[], observe?: boolean): Promise<AnalyseResult> {
     // One copy into a buffer of our own, which is then moved (transferred, not cloned) to the
     // worker: the caller's buffer is never detached, and the worker zeroes the copy once decoded.
     const copy = new ArrayBuffer(frame.byteLength);
     new Uint8Array(copy).set(frame);
-    const response = (await pool.run({ frame: copy, variants }, [copy])) as DescribeResponse;
+    const request: DescribeRequest = { frame: copy, variants, observe };
+    const response = (await pool.run({ ...request }, [copy])) as DescribeResponse;
     if (!response.ok) {
       throw isFaceErrorCode(response.code) ? faceError(response.code) : faceError('face_engine_unavailable', 'face worker error');
     }
@@ -153,8 +154,9 @@ export interface FaceEngine {
   /** One or more verification frames -> one probe descriptor (same consistency rule). */
   probe(frames: Uint8Array[]): Promise<Float32Array>;
   /**
-   * A burst of frames -> what each shows (descriptor, 68 landmarks, box) or why not, for the
-   * liveness check (src/liveness). Every frame is validated before any work is queued.
+   * A burst of frames -> what each shows (a one-pass descriptor, 68 landmarks, appearance, box)
+   * or why not, for the liveness check (src/liveness): see DescribeRequest.observe. Every frame is
+   * validated before any work is queued.
    */
   observe(frames: Uint8Array[]): Promise<FrameObservation[]>;
   close(): Promise<void>;
@@ -210,7 +212,7 @@ export async function createFaceEngine(options: FaceEngineOptions = {}): Promise
       for (const frame of frames) validateFrame(frame, analyser.frameLimits);
       analyser.admit(frames.length);
       return Promise.all(frames.map(async (frame): Promise<FrameObservation> => {
-        const { results } = await analyser.submit(frame);
+        const { results } = await analyser.submit(frame, undefined, true);
         const r = results[0];
         if (!r) throw faceError('face_engine_unavailable', 'empty worker answer');
         if (!r.ok) {

@@ -87,9 +87,10 @@ export class FrameAnalysis {
     this.padded.clear();
   }
 
-  async run(pipeline: PipelineConfig): Promise<VariantResult> {
+  /** `observe`: a liveness burst's frame (see DescribeRequest.observe). */
+  async run(pipeline: PipelineConfig, options: { observe?: boolean } = {}): Promise<VariantResult> {
     try {
-      return await this.runOrThrow(pipeline);
+      return await this.runOrThrow(pipeline, options.observe ?? false);
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (typeof code === 'string' && ['no_face', 'multiple_faces', 'face_too_small'].includes(code)) return { ok: false, code: code as FaceErrorCode };
@@ -97,18 +98,18 @@ export class FrameAnalysis {
     }
   }
 
-  private async runOrThrow(p: PipelineConfig): Promise<VariantResult> {
+  private async runOrThrow(p: PipelineConfig, observe: boolean): Promise<VariantResult> {
     const { face, detector } = await this.selectFace(p.detectors);
     // Face size from the landmarks (detector-independent; detectors' boxes differ by 20-30%):
     // image pixels per unit of dlib's mean face, i.e. the face's width from jaw to jaw.
     const faceSize = p.descriptor === 'faceres1024' ? face.width : faceWidth(await this.faceLandmarks(face));
     if (faceSize < this.limits.minFaceSize) throw faceError('face_too_small');
     if (p.descriptor === 'rec128') {
-      const d = await this.rec128(face, p.align, p.mirror ?? false);
+      const d = await this.rec128(face, p.align, !observe && (p.mirror ?? false));
+      const descriptor = p.normalise ? l2(d) : d.slice();
+      if (!observe) return { ok: true, descriptor, face, detector, faceSize };
       const points = await this.faceLandmarks(face);
-      const landmarks = Float32Array.from(points.flat());
-      const appearance = appearanceOf(this.image, points);
-      return { ok: true, descriptor: p.normalise ? l2(d) : d.slice(), face, detector, faceSize, landmarks, appearance, frame: { width: this.image.width, height: this.image.height } };
+      return { ok: true, descriptor, face, detector, faceSize, landmarks: Float32Array.from(points.flat()), appearance: appearanceOf(this.image, points), frame: { width: this.image.width, height: this.image.height } };
     }
     const faceres = await this.faceres(face);
     if (p.descriptor === 'faceres1024') return { ok: true, descriptor: p.normalise ? l2(faceres) : faceres.slice(), face, detector, faceSize };

@@ -19,6 +19,14 @@ export interface DescribeRequest {
   readonly frame: ArrayBuffer;
   /** Indices into `pipelines` (default: [0]). */
   readonly variants?: readonly number[];
+  /**
+   * A liveness burst's frame (FaceEngine.observe): also return the 68 landmarks and the
+   * appearance, and compute the descriptor in one pass, without the mirror image. Within one
+   * burst it only has to tell one person from another (identity continuity, src/liveness); the
+   * match against the template uses the full pipeline on the burst's key frames. Half the
+   * descriptor's cost on every burst frame (bench/liveness.ts).
+   */
+  readonly observe?: boolean;
 }
 
 export interface Detection {
@@ -40,9 +48,9 @@ export interface FrameTimings {
 export type VariantResult =
   | {
     readonly ok: true; readonly descriptor: Float32Array; readonly face: Detection; readonly detector: number; readonly faceSize: number;
-    /** The 68 landmarks (x0, y0, x1, y1, ...) in frame pixels: head pose for liveness (src/liveness). */
+    /** Observed frames only: the 68 landmarks (x0, y0, x1, y1, ...) in frame pixels, head pose for liveness (src/liveness). */
     readonly landmarks?: Float32Array;
-    /** How the face and its surroundings look, coarsely (appearance.ts): continuity for liveness. */
+    /** Observed frames only: how the face and its surroundings look, coarsely (appearance.ts), continuity for liveness. */
     readonly appearance?: Float32Array;
     /** The decoded frame's size in pixels. */
     readonly frame?: { readonly width: number; readonly height: number };

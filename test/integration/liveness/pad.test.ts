@@ -57,7 +57,7 @@ describe.skipIf(!faces.available)('presentation-attack detection on real faces',
     let bursts = 0, refused = 0;
     const reasons: Record<string, number> = {};
     // How close genuine motion comes to the appearance-continuity limits (the margin, printed).
-    const closest = { context: 1, brightness: 0, chroma: 0 };
+    const closest = { context: 1, brightness: 0, chroma: 0, identityStep: 0 };
     // The performer's turns answering their challenges (support/pad.ts, GENUINE_SEGMENTS).
     for (const burst of genuineBursts(observed)) {
       const verdict = verifyBurst({ ...burst, elapsedMs: 60_000 });
@@ -70,11 +70,13 @@ describe.skipIf(!faces.available)('presentation-attack detection on real faces',
         closest.context = Math.min(closest.context, step.context);
         closest.brightness = Math.max(closest.brightness, step.brightness);
         closest.chroma = Math.max(closest.chroma, step.chroma);
+        // Identity continuity (one-pass burst descriptors): the genuine step against maxStepDistance.
+        closest.identityStep = Math.max(closest.identityStep, Math.hypot(...a.descriptor.map((x, k) => x - b.descriptor[k]!)));
       }
     }
     console.log(`PAD, BPCER: ${refused}/${bursts} genuine bursts refused (${((100 * refused) / bursts).toFixed(1)}%) ${JSON.stringify(reasons)}`);
     const limits = DEFAULT_LIVENESS_LIMITS;
-    console.log(`PAD, appearance of genuine motion between frames: context correlation >= ${closest.context.toFixed(3)} (limit ${limits.minContextCorrelation}), brightness step <= ${closest.brightness.toFixed(3)} (limit ${limits.maxBrightnessStep}), chroma step <= ${closest.chroma.toFixed(4)} (limit ${limits.maxChromaStep})`);
+    console.log(`PAD, appearance of genuine motion between frames: context correlation >= ${closest.context.toFixed(3)} (limit ${limits.minContextCorrelation}), brightness step <= ${closest.brightness.toFixed(3)} (limit ${limits.maxBrightnessStep}), chroma step <= ${closest.chroma.toFixed(4)} (limit ${limits.maxChromaStep}); identity step <= ${closest.identityStep.toFixed(3)} (limit ${limits.maxStepDistance})`);
     expect(bursts).toBeGreaterThanOrEqual(90);
     expect(refused / bursts).toBeLessThanOrEqual(0.05);
   });
