@@ -55,13 +55,16 @@ export interface SignInOptions {
   burst?: Burst;
 }
 
-/** PAD over the contract: a challenge for the face step at `facePath`, then the burst answering it. */
-export async function postBurst(client: HttpClient, facePath: string, csrf: string, frames: Frame[], burst: Burst, accept?: string): Promise<Response> {
-  const challenge = await client.postForm(`${facePath}/challenge`, { csrf }, 'application/json');
+/**
+ * PAD over the contract: a challenge from `${path}/challenge` (the face step, /signup), then the
+ * burst answering it, posted to `path` with `fields` (csrf first, as the contract asks).
+ */
+export async function postBurst(client: HttpClient, path: string, fields: { csrf: string } & Record<string, string>, frames: Frame[], burst: Burst, accept?: string): Promise<Response> {
+  const challenge = await client.postForm(`${path}/challenge`, { csrf: fields.csrf }, 'application/json');
   expect(challenge.status, challenge.text).toBe(200);
   // As a camera would: the burst is filmed after the challenge arrives (see Burst).
   burst.clock.advance(burst.times.at(-1) ?? 0);
-  return client.postFrames(facePath, { csrf, challenge: challenge.json<{ challenge: string }>().challenge, times: JSON.stringify(burst.times) }, frames, accept);
+  return client.postFrames(path, { ...fields, challenge: challenge.json<{ challenge: string }>().challenge, times: JSON.stringify(burst.times) }, frames, accept);
 }
 
 export interface InteractionState {
@@ -94,7 +97,7 @@ export async function signInOverHttp(client: HttpClient, request: AuthRequest, u
       response = await client.postForm(state.next.login!, { username, csrf: state.csrf });
       expect(response.status, response.text).toBe(303);
       const facePath = new URL(response.location!).pathname;
-      response = options.burst ? await postBurst(client, facePath, state.csrf, frames, options.burst) : await client.postFrames(facePath, { csrf: state.csrf }, frames);
+      response = options.burst ? await postBurst(client, facePath, { csrf: state.csrf }, frames, options.burst) : await client.postFrames(facePath, { csrf: state.csrf }, frames);
     } else if (state.prompt === 'consent') {
       steps.push('consent');
       response = await client.postForm(options.consent === false ? state.next.abort! : state.next.confirm!, { csrf: state.csrf });
@@ -121,12 +124,8 @@ export async function signUpOverHttp(base: string, username: string, frames: Fra
   const http = new HttpClient(base, options.headers);
   const csrf = (await http.get('/signup')).json<{ csrf: string }>().csrf;
   const fields = { csrf, username, email: `${username}@example.com`, name: options.name ?? '', consent: 'yes' };
-  if (!options.burst) return http.postFrames('/signup', fields, frames);
-  // PAD: the frames are a burst answering the sign-up page's challenge, filmed after it arrived.
-  const challenge = await http.postForm('/signup/challenge', { csrf }, 'application/json');
-  expect(challenge.status, challenge.text).toBe(200);
-  options.burst.clock.advance(options.burst.times.at(-1) ?? 0);
-  return http.postFrames('/signup', { ...fields, challenge: challenge.json<{ challenge: string }>().challenge, times: JSON.stringify(options.burst.times) }, frames);
+  // PAD: the frames are a burst answering the sign-up page's challenge.
+  return options.burst ? postBurst(http, '/signup', fields, frames, options.burst) : http.postFrames('/signup', fields, frames);
 }
 
 /**
@@ -150,7 +149,7 @@ export async function accountSignIn(http: HttpClient, username: string, frames: 
     }
     response = await http.postForm(state.next.login!, { username, csrf: state.csrf });
     const facePath = new URL(response.location!).pathname;
-    response = await http.follow(burst ? await postBurst(http, facePath, state.csrf, frames, burst) : await http.postFrames(facePath, { csrf: state.csrf }, frames));
+    response = await http.follow(burst ? await postBurst(http, facePath, { csrf: state.csrf }, frames, burst) : await http.postFrames(facePath, { csrf: state.csrf }, frames));
   }
   expect(response.json(), response.text).toHaveProperty('profile');
   return http;

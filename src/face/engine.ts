@@ -74,7 +74,7 @@ export interface FaceAnalyser {
 /** The analyser plus what only the face engine may use. */
 interface EngineAnalyser extends FaceAnalyser {
   /** analyse() without the frame check: only for frames the caller has just validated. */
-  submit(frame: Uint8Array, variants?: readonly number[], observe?: boolean): Promise<AnalyseResult>;
+  submit(frame: Uint8Array, request?: Pick<DescribeRequest, 'variants' | 'observe'>): Promise<AnalyseResult>;
   /** Refuses (503) a group of `n` frames that the queue cannot take whole (see WorkerPool.admits). */
   admit(n: number): void;
 }
@@ -104,13 +104,12 @@ async function startAnalyser(options: AnalyserOptions): Promise<EngineAnalyser> 
     throw error;
   }
 
-  async function submit(frame: Uint8Array, variants?: readonly number[], observe?: boolean): Promise<AnalyseResult> {
+  async function submit(frame: Uint8Array, request: Pick<DescribeRequest, 'variants' | 'observe'> = {}): Promise<AnalyseResult> {
     // One copy into a buffer of our own, which is then moved (transferred, not cloned) to the
     // worker: the caller's buffer is never detached, and the worker zeroes the copy once decoded.
     const copy = new ArrayBuffer(frame.byteLength);
     new Uint8Array(copy).set(frame);
-    const request: DescribeRequest = { frame: copy, variants, observe };
-    const response = (await pool.run({ ...request }, [copy])) as DescribeResponse;
+    const response = (await pool.run({ ...request, frame: copy }, [copy])) as DescribeResponse;
     if (!response.ok) {
       throw isFaceErrorCode(response.code) ? faceError(response.code) : faceError('face_engine_unavailable', 'face worker error');
     }
@@ -122,7 +121,7 @@ async function startAnalyser(options: AnalyserOptions): Promise<EngineAnalyser> 
     frameLimits,
     async analyse(frame, variants) {
       validateFrame(frame, frameLimits);
-      return submit(frame, variants);
+      return submit(frame, { variants });
     },
     submit,
     admit(n) {
@@ -212,7 +211,7 @@ export async function createFaceEngine(options: FaceEngineOptions = {}): Promise
       for (const frame of frames) validateFrame(frame, analyser.frameLimits);
       analyser.admit(frames.length);
       return Promise.all(frames.map(async (frame): Promise<FrameObservation> => {
-        const { results } = await analyser.submit(frame, undefined, true);
+        const { results } = await analyser.submit(frame, { observe: true });
         const r = results[0];
         if (!r) throw faceError('face_engine_unavailable', 'empty worker answer');
         if (!r.ok) {

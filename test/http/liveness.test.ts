@@ -95,7 +95,7 @@ describe.skipIf(!faces.available)('face sign-in with presentation-attack detecti
 
     const again = new HttpClient(idp.url);
     const step = await faceStep(again);
-    const replay = await postBurst(again, step.facePath, step.csrf, frames, { times, clock }, 'application/json');
+    const replay = await postBurst(again, step.facePath, { csrf: step.csrf }, frames, { times, clock }, 'application/json');
     expect(replay.status).toBe(409);
     expect(replay.json()).toMatchObject({ error: 'liveness_replayed' });
 
@@ -121,11 +121,11 @@ describe.skipIf(!faces.available)('face sign-in with presentation-attack detecti
     actions = ['turn_left', 'turn_right'];
     const http = new HttpClient(idp.url);
     const { facePath, csrf } = await faceStep(http);
-    const single = await postBurst(http, facePath, csrf, [frame(88)], { times: [0], clock }, 'application/json');
+    const single = await postBurst(http, facePath, { csrf }, [frame(88)], { times: [0], clock }, 'application/json');
     expect(single.status).toBe(400);
     expect(single.json()).toMatchObject({ error: 'bad_frame_count' });
     const { frames, times } = burst(58, 100, 3);
-    const wrong = await postBurst(http, facePath, csrf, await reencoded(frames, 83), { times, clock }, 'application/json');
+    const wrong = await postBurst(http, facePath, { csrf }, await reencoded(frames, 83), { times, clock }, 'application/json');
     expect(wrong.status).toBe(422);
     expect(['liveness_wrong_order', 'liveness_action_missing']).toContain(wrong.json<{ error: string }>().error);
   }, 120_000);
@@ -187,7 +187,7 @@ describe.skipIf(!faces.available)('face sign-in with presentation-attack detecti
       const http = new HttpClient(idp.url);
       const { facePath, csrf } = await faceStep(http);
       const frames = (await printBurst(photo, poses, 3 + k)).map((data) => ({ data: new Uint8Array(data) }));
-      const page = await postBurst(http, facePath, csrf, frames, { times: frames.map((_, i) => i * 250), clock }, 'text/html');
+      const page = await postBurst(http, facePath, { csrf }, frames, { times: frames.map((_, i) => i * 250), clock }, 'text/html');
       expect(page.status, name).toBeGreaterThanOrEqual(400);
       expect(page.status, name).toBeLessThan(500);
       // A refused print is a failed attempt: after five (counting the earlier tests') the face step locks.
