@@ -67,14 +67,16 @@ export type { AnalyseResult } from './protocol.ts';
 export interface FaceAnalyser {
   readonly pipelines: readonly PipelineConfig[];
   readonly frameLimits: FrameLimits;
-  analyse(frame: Uint8Array, variants?: readonly number[]): Promise<AnalyseResult>;
+  analyse(frame: Uint8Array, request?: Pick<DescribeRequest, 'variants' | 'observe' | 'near'>): Promise<AnalyseResult>;
   close(): Promise<void>;
 }
 
 /** The analyser plus what only the face engine may use. */
 interface EngineAnalyser extends FaceAnalyser {
   /** analyse() without the frame check: only for frames the caller has just validated. */
-  submit(frame: Uint8Array, request?: Pick<DescribeRequest, 'variants' | 'observe'>): Promise<AnalyseResult>;
+  submit(frame: Uint8Array, request?: Pick<DescribeRequest, 'variants' | 'observe' | 'near'>): Promise<AnalyseResult>;
+  /** Number of worker threads. */
+  readonly workers: number;
   /** Refuses (503) a group of `n` frames that the queue cannot take whole (see WorkerPool.admits). */
   admit(n: number): void;
 }
@@ -88,9 +90,10 @@ async function startAnalyser(options: AnalyserOptions): Promise<EngineAnalyser> 
   const detectionLimits: DetectionLimits = Object.freeze({ ...DEFAULT_DETECTION_LIMITS, ...options.detection });
   const pipelines = options.pipelines?.length ? options.pipelines : [DEFAULT_PIPELINE];
   const init: WorkerInit = { pipelines, frameLimits, detectionLimits };
+  const workers = Math.max(1, Math.floor(options.workers ?? os.availableParallelism()));
   const pool = new WorkerPool({
     url: new URL('./worker.ts', import.meta.url),
-    size: Math.max(1, Math.floor(options.workers ?? os.availableParallelism())),
+    size: workers,
     workerData: init,
     timeoutMs: options.timeoutMs ?? 15_000,
     startTimeoutMs: options.startTimeoutMs ?? 60_000,
@@ -104,7 +107,7 @@ async function startAnalyser(options: AnalyserOptions): Promise<EngineAnalyser> 
     throw error;
   }
 
-  async function submit(frame: Uint8Array, request: Pick<DescribeRequest, 'variants' | 'observe'> = {}): Promise<AnalyseResult> {
+  async function submit(frame: Uint8Array, request: Pick<DescribeRequest, 'variants' | 'observe' | 'near'> = {}): Promise<AnalyseResult> {
     // One copy into a buffer of our own, which is then moved (transferred, not cloned) to the
     // worker: the caller's buffer is never detached, and the worker zeroes the copy once decoded.
     const copy = new ArrayBuffer(frame.byteLength);
@@ -119,11 +122,12 @@ async function startAnalyser(options: AnalyserOptions): Promise<EngineAnalyser> 
   return {
     pipelines,
     frameLimits,
-    async analyse(frame, variants) {
+    async analyse(frame, request) {
       validateFrame(frame, frameLimits);
-      return submit(frame, { variants });
+      return submit(frame, request);
     },
     submit,
+    workers,
     admit(n) {
       if (!pool.admits(n)) throw faceError('face_engine_unavailable', 'face engine overloaded');
     },
@@ -160,6 +164,9 @@ export interface FaceEngine {
   observe(frames: Uint8Array[]): Promise<FrameObservation[]>;
   close(): Promise<void>;
 }
+
+/** Within a burst, one frame in this many is searched whole (FaceEngine.observe); the others near the face. */
+export const TRACK_SEARCH_EVERY = 3;
 
 export async function createFaceEngine(options: FaceEngineOptions = {}): Promise<FaceEngine> {
   const pipeline = options.pipeline ?? DEFAULT_PIPELINE;
@@ -210,8 +217,8 @@ export async function createFaceEngine(options: FaceEngineOptions = {}): Promise
     async observe(frames) {
       for (const frame of frames) validateFrame(frame, analyser.frameLimits);
       analyser.admit(frames.length);
-      return Promise.all(frames.map(async (frame): Promise<FrameObservation> => {
-        const { results } = await analyser.submit(frame, { observe: true });
+      const observeOne = async (frame: Uint8Array, near: Detection | undefined): Promise<FrameObservation> => {
+        const { results } = await analyser.submit(frame, { observe: true, near });
         const r = results[0];
         if (!r) throw faceError('face_engine_unavailable', 'empty worker answer');
         if (!r.ok) {
@@ -220,7 +227,31 @@ export async function createFaceEngine(options: FaceEngineOptions = {}): Promise
         }
         if (!r.landmarks || !r.appearance || !r.frame) throw faceError('face_engine_unavailable', 'this pipeline gives no landmarks');
         return { ok: true, descriptor: r.descriptor, landmarks: r.landmarks, appearance: r.appearance, face: r.face, frame: r.frame };
+      };
+      // Tracking: the burst in one consecutive run of frames per worker; in each run, a frame is
+      // searched near the previous frame's face, and every TRACK_SEARCH_EVERY-th frame (and any
+      // frame after a miss) on the whole frame, where the one-face rule sees everything.
+      // A run's frames are queued one after another, so a burst no longer enters the queue whole:
+      // the admission above refuses a burst the queue cannot take now, and if a later frame is
+      // refused (overload: 503) the other runs stop instead of finishing work for a failed request.
+      const observations: FrameObservation[] = new Array(frames.length);
+      const runs = Math.max(1, Math.min(analyser.workers, frames.length));
+      const size = Math.ceil(frames.length / runs);
+      let failed = false;
+      await Promise.all(Array.from({ length: runs }, async (_, r) => {
+        let near: Detection | undefined;
+        for (let i = r * size; i < Math.min(frames.length, (r + 1) * size) && !failed; i += 1) {
+          try {
+            const o = await observeOne(frames[i]!, (i - r * size) % TRACK_SEARCH_EVERY === 0 ? undefined : near);
+            observations[i] = o;
+            near = o.ok ? o.face : undefined;
+          } catch (error) {
+            failed = true;
+            throw error;
+          }
+        }
       }));
+      return observations;
     },
     enroll: (frames) => combine(frames, consensus.minEnrollFrames),
     probe: (frames) => combine(frames, consensus.minProbeFrames),

@@ -9,7 +9,7 @@
 import { DEFAULT_CONSENSUS_LIMITS, DEFAULT_DETECTION_LIMITS, DEFAULT_PIPELINE, modelVersionOf } from './engine.ts';
 import { FRAME_LIMITS } from './limits.ts';
 
-export { createFaceEngine, type FaceEngine, type FaceEngineOptions, type FrameObservation } from './engine.ts';
+export { createFaceEngine, TRACK_SEARCH_EVERY, type FaceEngine, type FaceEngineOptions, type FrameObservation } from './engine.ts';
 export { validateFrame, type FrameInfo } from './validate.ts';
 export type { FaceErrorCode } from './errors.ts';
 export type { ConsensusLimits, DetectionLimits, FrameLimits } from './limits.ts';

@@ -87,10 +87,13 @@ export class FrameAnalysis {
     this.padded.clear();
   }
 
-  /** `observe`: a liveness burst's frame (see DescribeRequest.observe). */
-  async run(pipeline: PipelineConfig, options: { observe?: boolean } = {}): Promise<VariantResult> {
+  /**
+   * `observe`: a liveness burst's frame (see DescribeRequest.observe). `near`: where the face was
+   * in the previous frame of the burst (DescribeRequest.near): the detector looks there first.
+   */
+  async run(pipeline: PipelineConfig, options: { observe?: boolean; near?: Detection } = {}): Promise<VariantResult> {
     try {
-      return await this.runOrThrow(pipeline, options.observe ?? false);
+      return await this.runOrThrow(pipeline, options.observe ?? false, options.near);
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (typeof code === 'string' && ['no_face', 'multiple_faces', 'face_too_small'].includes(code)) return { ok: false, code: code as FaceErrorCode };
@@ -98,8 +101,8 @@ export class FrameAnalysis {
     }
   }
 
-  private async runOrThrow(p: PipelineConfig, observe: boolean): Promise<VariantResult> {
-    const { face, detector } = await this.selectFace(p.detectors);
+  private async runOrThrow(p: PipelineConfig, observe: boolean, near: Detection | undefined): Promise<VariantResult> {
+    const { face, detector } = (near && p.detectors[0]?.net === 'tiny' ? await this.selectNear(p.detectors[0], near) : undefined) ?? await this.selectFace(p.detectors);
     // Face size from the landmarks (detector-independent; detectors' boxes differ by 20-30%):
     // image pixels per unit of dlib's mean face, i.e. the face's width from jaw to jaw.
     const faceSize = p.descriptor === 'faceres1024' ? face.width : faceWidth(await this.faceLandmarks(face));
@@ -137,13 +140,62 @@ export class FrameAnalysis {
     for (let k = 0; k < detectors.length; k += 1) {
       const faces = (await this.detect(detectors[k]!)).filter((d) => d.score >= this.limits.minScore);
       if (faces.length === 0) continue;
-      faces.sort((a, b) => b.width - a.width);
-      const primary = faces[0]!;
-      const others = faces.slice(1).filter((f) => f.width >= this.limits.secondFaceRatio * primary.width);
-      if (others.length > 0) throw faceError('multiple_faces');
-      return { face: primary, detector: k };
+      return { face: this.onlyFace(faces), detector: k };
     }
     throw faceError('no_face');
+  }
+
+  /** The largest face, unless another one is comparable (multiple_faces). */
+  private onlyFace(faces: Detection[]): Detection {
+    faces.sort((a, b) => b.width - a.width);
+    const primary = faces[0]!;
+    const others = faces.slice(1).filter((f) => f.width >= this.limits.secondFaceRatio * primary.width);
+    if (others.length > 0) throw faceError('multiple_faces');
+    return primary;
+  }
+
+  /**
+   * Tracking within a burst: the first detector run on a square window around where the face was
+   * in the previous frame, at the scale it would see the whole frame (so the box, and the
+   * landmarks found in it, are the same as a whole-frame detection gives), i.e. on a sixth to a
+   * tenth of the pixels. The one-face rule applies inside the window; faces elsewhere are left to
+   * the whole-frame detections (FaceEngine.observe runs one every few frames). Undefined when
+   * the window shows no face: the caller then searches the whole frame.
+   */
+  private async selectNear(spec: DetectorSpec, near: Detection): Promise<{ face: Detection; detector: number } | undefined> {
+    const { width, height, data } = this.image;
+    const fullInput = tinyInputSize(spec.inputSize ?? 320, Math.max(width, height));
+    const scale = fullInput / Math.max(width, height);
+    // The window is cut on the detector's own grid (cells of 32 input pixels, from the frame's
+    // top-left corner, where the whole-frame input starts) and at its scale, so that the
+    // network sees the face's pixels as it would in the whole frame: same box, same landmarks.
+    const cell = 32 / scale;
+    const margin = 1.2 * Math.max(near.width, near.height);
+    const cx = near.x + near.width / 2, cy = near.y + near.height / 2;
+    const gx0 = Math.floor((cx - margin) / cell), gy0 = Math.floor((cy - margin) / cell);
+    const cells = Math.max(Math.ceil((cx + margin) / cell) - gx0, Math.ceil((cy + margin) / cell) - gy0, 2);
+    const inputSize = 32 * cells;
+    if (inputSize >= fullInput) return undefined;
+    const side = Math.round(cells * cell);
+    const x0 = Math.round(gx0 * cell), y0 = Math.round(gy0 * cell);
+    const faces = await this.timed('detect', async () => {
+      // Outside the frame is black, as the detector pads a whole frame to a square.
+      const buf = new Uint8Array(side * side * 3);
+      const cx0 = Math.max(0, x0), cx1 = Math.min(width, x0 + side);
+      for (let y = Math.max(0, y0); y < Math.min(height, y0 + side); y += 1) {
+        if (cx1 > cx0) buf.set(data.subarray((y * width + cx0) * 3, (y * width + cx1) * 3), ((y - y0) * side + (cx0 - x0)) * 3);
+      }
+      const { faceapi, tf } = this.models;
+      const tensor = tf.tensor3d(buf, [side, side, 3], 'int32');
+      try {
+        const found = await faceapi.detectAllFaces(tensor as never, new faceapi.TinyFaceDetectorOptions({ inputSize, scoreThreshold: this.limits.minScore }));
+        return found.map((d) => clip({ x: d.box.x + x0, y: d.box.y + y0, width: d.box.width, height: d.box.height, score: d.score }, width, height)).filter((d) => d.width > 1 && d.height > 1);
+      } finally {
+        tensor.dispose();
+      }
+    });
+    if (faces.length === 0) return undefined;
+    return { face: this.onlyFace(faces), detector: 0 };
   }
 
   private detect(spec: DetectorSpec): Promise<Detection[]> {
@@ -165,12 +217,8 @@ export class FrameAnalysis {
       ? new faceapi.SsdMobilenetv1Options({ minConfidence: Math.min(0.2, this.limits.minScore), maxResults: 20 })
       : new faceapi.TinyFaceDetectorOptions({ inputSize: tinyInputSize(spec.inputSize ?? 320, Math.max(this.image.width, this.image.height) * (1 + 2 * (spec.pad ?? 0))), scoreThreshold: Math.min(0.2, this.limits.minScore) });
     const found = await faceapi.detectAllFaces(tensor as never, options);
-    return found.map((d) => {
-      // Back to the unpadded frame, clipped to it.
-      const x0 = Math.max(0, d.box.x - dx), y0 = Math.max(0, d.box.y - dy);
-      const x1 = Math.min(this.image.width, d.box.x + d.box.width - dx), y1 = Math.min(this.image.height, d.box.y + d.box.height - dy);
-      return { x: x0, y: y0, width: Math.max(0, x1 - x0), height: Math.max(0, y1 - y0), score: d.score };
-    }).filter((d) => d.width > 1 && d.height > 1);
+    // Back to the unpadded frame, clipped to it.
+    return found.map((d) => clip({ x: d.box.x - dx, y: d.box.y - dy, width: d.box.width, height: d.box.height, score: d.score }, this.image.width, this.image.height)).filter((d) => d.width > 1 && d.height > 1);
   }
 
   /** The frame centred on a mid-grey canvas (1 + 2 pad) times larger: SSD misses faces that fill the frame. */
@@ -302,6 +350,12 @@ function tinyInputSize(min: number, longerSide: number): number {
 export function faceWidth(landmarks: readonly Point[]): number {
   const t = chipTransform(landmarks, 1, 0);
   return Math.hypot(t.ar, t.ai);
+}
+
+function clip(d: Detection, width: number, height: number): Detection {
+  const x0 = Math.max(0, d.x), y0 = Math.max(0, d.y);
+  const x1 = Math.min(width, d.x + d.width), y1 = Math.min(height, d.y + d.height);
+  return { x: x0, y: y0, width: Math.max(0, x1 - x0), height: Math.max(0, y1 - y0), score: d.score };
 }
 
 function l2(v: Float32Array): Float32Array {

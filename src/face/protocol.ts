@@ -27,6 +27,12 @@ export interface DescribeRequest {
    * descriptor's cost on every burst frame (bench/liveness.ts).
    */
   readonly observe?: boolean;
+  /**
+   * Where the face was in the burst's previous frame (tracking, FaceEngine.observe): the detector
+   * searches a window around it first, on a fraction of the pixels; the whole frame when the
+   * window shows no face.
+   */
+  readonly near?: Detection;
 }
 
 export interface Detection {

@@ -28,7 +28,7 @@ async function handle(models: Models, msg: DescribeRequest & { id: number }): Pr
     for (const v of msg.variants ?? [0]) {
       const pipeline = init.pipelines[v];
       if (!pipeline) throw new Error(`unknown pipeline ${v}`);
-      results.push(await analysis.run(pipeline, { observe: msg.observe }));
+      results.push(await analysis.run(pipeline, { observe: msg.observe, near: msg.near }));
     }
     return { id: msg.id, ok: true, results, timings: { ...analysis.timings, decode } };
   } catch (error) {

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFaceEngine, DEFAULT_MATCH_THRESHOLD, DESCRIPTOR_DIMENSION, FACE_MODEL_VERSION, type FaceEngine } from '../../../src/face/index.ts';
+import { createFaceEngine, TRACK_SEARCH_EVERY, DEFAULT_MATCH_THRESHOLD, DESCRIPTOR_DIMENSION, FACE_MODEL_VERSION, type FaceEngine } from '../../../src/face/index.ts';
 import { distance } from '../../../src/face/consensus.ts';
 import { isAppError } from '../../../src/shared/index.ts';
 import { errorCode } from '../../../support/errors.ts';
@@ -89,6 +89,54 @@ describe('face engine on the demo photos', () => {
     const copy = Buffer.from(frame);
     await engine.describe(frame);
     expect(frame.equals(copy)).toBe(true);
+  });
+});
+
+describe('face engine: a burst is tracked (observe)', () => {
+  // FaceEngine.observe searches a window around the previous frame's face, and the whole frame
+  // every TRACK_SEARCH_EVERY-th frame or after a miss. What it claims, tried.
+  const iou = (a: { x: number; y: number; width: number; height: number }, b: typeof a) => {
+    const w = Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x));
+    const h = Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
+    return (w * h) / (a.width * a.height + b.width * b.height - w * h);
+  };
+  const withSecondFace = async (frame: Buffer, other: Buffer) => {
+    const side = await sharp(other).resize({ height: 300 }).toBuffer({ resolveWithObject: true });
+    const width = Math.min(side.info.width, 250);
+    const part = await sharp(side.data).extract({ left: 0, top: 0, width, height: 300 }).toBuffer();
+    return sharp(frame).composite([{ input: part, left: 640 - width, top: 90 }]).jpeg().toBuffer();
+  };
+
+  it('follows a moving face and finds the box and landmarks a whole-frame search finds', async () => {
+    const frames = await Promise.all(Array.from({ length: 7 }, (_, i) => webcamFrame(faces[0]!.image, { height: 300, centerX: 200 + 12 * i })));
+    const tracked = await engine.observe(frames);
+    for (const [i, frame] of frames.entries()) {
+      const whole = (await engine.observe([frame]))[0]!;
+      const t = tracked[i]!;
+      expect(t.ok && whole.ok, `frame ${i}`).toBe(true);
+      if (!t.ok || !whole.ok) continue;
+      expect(iou(t.face, whole.face), `frame ${i}`).toBeGreaterThan(0.8);
+      let moved = 0;
+      for (let k = 0; k < t.landmarks.length; k += 2) moved += Math.hypot(t.landmarks[k]! - whole.landmarks[k]!, t.landmarks[k + 1]! - whole.landmarks[k + 1]!);
+      expect(moved / (t.landmarks.length / 2) / whole.face.width, `frame ${i}`).toBeLessThan(0.05);
+    }
+  });
+
+  it('finds a face that jumped out of the window on the whole frame', async () => {
+    const frames = await Promise.all([200, 205, 210, 215, 520].map((centerX) => webcamFrame(faces[0]!.image, { height: 300, centerX })));
+    const observed = await engine.observe(frames);
+    const last = observed[4]!;
+    expect(last.ok).toBe(true);
+    if (last.ok) expect(last.face.x + last.face.width / 2).toBeGreaterThan(420);
+  });
+
+  it(`sees a second face outside the window within ${TRACK_SEARCH_EVERY} frames (multiple_faces)`, async () => {
+    const single = await Promise.all(Array.from({ length: 1 + TRACK_SEARCH_EVERY }, (_, i) => webcamFrame(faces[0]!.image, { height: 300, centerX: 170 + 3 * i })));
+    // From the second frame on, someone else stands at the right edge of the picture, far outside the window.
+    const frames = [single[0]!, ...(await Promise.all(single.slice(1).map((f) => withSecondFace(f, faces[2]!.image))))];
+    const observed = await engine.observe(frames);
+    expect(observed[0]!.ok).toBe(true);
+    expect(observed.slice(1).some((o) => !o.ok && o.code === 'multiple_faces')).toBe(true);
   });
 });
 
