@@ -222,12 +222,16 @@ export function clipFrames(from: number, to: number, step: number): { frames: nu
   return { frames, times: frames.map((f) => ((f - from) * 1000) / 15) };
 }
 
-/** Every genuine burst of GENUINE_SEGMENTS, given the clip's frames observed in order. */
-export function genuineBursts<T>(observed: readonly T[]): Array<{ actions: Action[]; observations: T[]; times: number[] }> {
+/**
+ * Every genuine burst of GENUINE_SEGMENTS, observed as the server observes a burst it receives
+ * (FaceEngine.observe tracks the face from one frame of the burst to the next, so a frame's
+ * observation depends on the burst it is in).
+ */
+export async function genuineBursts<T>(observeFrames: (frames: number[]) => Promise<T[]>): Promise<Array<{ actions: Action[]; observations: T[]; times: number[] }>> {
   const out: Array<{ actions: Action[]; observations: T[]; times: number[] }> = [];
   for (const g of GENUINE_SEGMENTS) for (const s of g.starts) for (const e of g.ends) for (const step of [2, 3]) {
     const { frames, times } = clipFrames(s, e, step);
-    out.push({ actions: g.actions, observations: frames.map((f) => observed[f - 1]!), times });
+    out.push({ actions: g.actions, observations: await observeFrames(frames), times });
   }
   return out;
 }
