@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     while (next < ds.keys.length) {
       const i = next++;
       try {
-        const { results, timings } = await analyser.analyse(readFileSync(ds.files[i]!), variants);
+        const { results, timings } = await analyser.analyse(readFileSync(ds.files[i]!), { variants });
         results.forEach((r, v) => {
           outcomes[v]![i] = !r.ok ? r.code : r.faceSize < minFaceSize ? 'face_too_small' : r.descriptor;
           if (v === 0 && r.ok) {
