@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as FaceApiModule from '@vladmandic/face-api/dist/face-api.node-wasm.js';
+import { readCandidate, type CandidateName } from './candidates.ts';
 
 /**
  * Loads the inference stack once per worker thread: TensorFlow.js on the WASM backend (SIMD; the
@@ -23,7 +24,18 @@ export interface Tf {
   tensor3d(values: Uint8Array | Int32Array | Float32Array, shape: [number, number, number], dtype: 'int32' | 'float32'): Tensor3D;
   memory(): { numTensors: number; numBytes: number };
   reverse(x: Tensor3D, axis: number): Tensor3D;
+  tensor4d(values: Float32Array, shape: [number, number, number, number], dtype: 'float32'): GraphTensor;
+  loadGraphModel(handler: { load: () => Promise<unknown> }): Promise<GraphModel>;
   io: TfIo;
+}
+
+/** The little of tfjs's GraphModel and Tensor the candidate descriptors use. */
+export interface GraphTensor {
+  data(): Promise<Float32Array>;
+  dispose(): void;
+}
+export interface GraphModel {
+  execute(input: GraphTensor, output: string): GraphTensor;
 }
 
 export const FACE_API_VERSION: string = (require('@vladmandic/face-api/package.json') as { version: string }).version;
@@ -37,11 +49,13 @@ export interface Models {
   readonly tf: Tf;
   /** Loaded only when a pipeline uses human's faceres descriptor (benchmark comparisons). */
   human: HumanInstance | null;
+  /** Candidate descriptor networks (candidates.ts), loaded only when a pipeline uses them. */
+  readonly graphs: Map<CandidateName, GraphModel>;
 }
 
 let loading: Promise<Models> | undefined;
 
-export function loadModels(options: { human?: boolean } = {}): Promise<Models> {
+export function loadModels(options: { human?: boolean; graphs?: readonly CandidateName[] } = {}): Promise<Models> {
   loading ??= (async () => {
     const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApi;
     const tf = faceapi.tf as unknown as Tf;
@@ -55,13 +69,21 @@ export function loadModels(options: { human?: boolean } = {}): Promise<Models> {
     await faceapi.nets.tinyFaceDetector.loadFromDisk(modelDir);
     await faceapi.nets.faceLandmark68Net.loadFromDisk(modelDir);
     await faceapi.nets.faceRecognitionNet.loadFromDisk(modelDir);
-    return { faceapi, tf, human: null };
+    return { faceapi, tf, human: null, graphs: new Map() };
   })();
-  const models = loading;
-  if (!options.human) return models;
-  return models.then(async (m) => {
-    m.human ??= await loadHuman(m.tf);
+  return loading.then(async (m) => {
+    if (options.human) m.human ??= await loadHuman(m.tf);
+    for (const name of options.graphs ?? []) if (!m.graphs.has(name)) m.graphs.set(name, await loadCandidate(m.tf, name));
     return m;
+  });
+}
+
+/** A candidate graph model from its pinned, hash-checked files (no fetch, no file:// router). */
+async function loadCandidate(tf: Tf, name: CandidateName): Promise<GraphModel> {
+  const { json, weights } = readCandidate(name);
+  const weightSpecs = json.weightsManifest.flatMap((g) => g.weights);
+  return tf.loadGraphModel({
+    load: async () => ({ modelTopology: json.modelTopology, weightSpecs, weightData: weights, format: json.format, generatedBy: json.generatedBy, convertedBy: json.convertedBy }),
   });
 }
 

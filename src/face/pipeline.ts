@@ -1,5 +1,6 @@
 import { chipTransform, extractChip, type Point } from './align.ts';
 import { appearanceOf } from './appearance.ts';
+import { arcfaceTransform, CANDIDATES, encodePixels, isCandidate, type CandidateName } from './candidates.ts';
 import type { RgbImage } from './decode.ts';
 import { faceError, type FaceErrorCode } from './errors.ts';
 import type { DetectionLimits } from './limits.ts';
@@ -29,11 +30,18 @@ export interface PipelineConfig {
   readonly detectors: readonly DetectorSpec[];
   /** 'dlib': rotated 150x150 chip fitted to 33 landmarks; 'box': face-api's axis-aligned crop. */
   readonly align: 'dlib' | 'box';
-  readonly descriptor: 'rec128' | 'faceres1024' | 'fusion';
+  /**
+   * 'rec128': face-api's 128-d network on the chip of `align`; 'faceres1024': human's own
+   * pipeline (its detector, mesh and crop); a candidate name (candidates.ts): that network on its
+   * own alignment from our 68 landmarks; 'fusion': 128-d and `fusionWith` concatenated.
+   */
+  readonly descriptor: 'rec128' | 'faceres1024' | 'fusion' | CandidateName;
   /** Average the descriptors of the chip and of its mirror image (test-time augmentation). */
   readonly mirror?: boolean;
   /** Weight of the 128-d part in a fusion (squared-distance weight). */
   readonly fusionWeight?: number;
+  /** The other part of a fusion (default faceres1024). */
+  readonly fusionWith?: 'faceres1024' | CandidateName;
   /** L2-normalise the output. */
   readonly normalise: boolean;
 }
@@ -44,16 +52,26 @@ const detectorKey = (d: DetectorSpec) => `${d.net}${d.inputSize ?? ''}${d.pad ? 
 
 export function pipelineKey(p: PipelineConfig): string {
   const det = p.detectors.map(detectorKey).join('+');
-  const desc = p.descriptor === 'fusion' ? `fusion${Math.round((p.fusionWeight ?? 0.5) * 100)}` : p.descriptor;
+  const partner = p.fusionWith && p.fusionWith !== 'faceres1024' ? `+${p.fusionWith}` : '';
+  const desc = p.descriptor === 'fusion' ? `fusion${Math.round((p.fusionWeight ?? 0.5) * 100)}${partner}` : p.descriptor;
   return `${det}-lm68-${p.align === 'dlib' ? 'dlibchip150' : 'boxcrop'}${p.mirror ? '-mirror' : ''}-${desc}${p.normalise ? '-l2' : ''}`;
 }
 
+const dimensionOf = (d: 'rec128' | 'faceres1024' | CandidateName) => (d === 'rec128' ? 128 : d === 'faceres1024' ? 1024 : CANDIDATES[d].dimension);
+
 export function pipelineDimension(p: PipelineConfig): number {
-  return p.descriptor === 'rec128' ? 128 : p.descriptor === 'faceres1024' ? 1024 : 1152;
+  return p.descriptor === 'fusion' ? 128 + dimensionOf(p.fusionWith ?? 'faceres1024') : dimensionOf(p.descriptor);
 }
 
 export function needsHuman(p: PipelineConfig): boolean {
-  return p.descriptor !== 'rec128' || p.detectors.some((d) => d.net === 'blazeface');
+  const usesFaceres = p.descriptor === 'faceres1024' || (p.descriptor === 'fusion' && (p.fusionWith ?? 'faceres1024') === 'faceres1024');
+  return usesFaceres || p.detectors.some((d) => d.net === 'blazeface');
+}
+
+/** Candidate networks a pipeline runs (loaded by the worker at start). */
+export function candidatesOf(p: PipelineConfig): CandidateName[] {
+  const d = p.descriptor === 'fusion' ? p.fusionWith : p.descriptor;
+  return d !== undefined && isCandidate(d) ? [d] : [];
 }
 
 interface HumanFace {
@@ -114,13 +132,18 @@ export class FrameAnalysis {
       const points = await this.faceLandmarks(face);
       return { ok: true, descriptor, face, detector, faceSize, landmarks: Float32Array.from(points.flat()), appearance: appearanceOf(this.image, points), frame: { width: this.image.width, height: this.image.height } };
     }
-    const faceres = await this.faceres(face);
-    if (p.descriptor === 'faceres1024') return { ok: true, descriptor: p.normalise ? l2(faceres) : faceres.slice(), face, detector, faceSize };
+    if (isCandidate(p.descriptor)) {
+      const d = await this.candidate(face, p.descriptor, !observe && (p.mirror ?? false));
+      return { ok: true, descriptor: p.normalise ? l2(d) : d.slice(), face, detector, faceSize };
+    }
+    const partner = p.descriptor === 'fusion' ? p.fusionWith ?? 'faceres1024' : 'faceres1024';
+    const other = partner === 'faceres1024' ? await this.faceres(face) : await this.candidate(face, partner, p.mirror ?? false);
+    if (p.descriptor === 'faceres1024') return { ok: true, descriptor: p.normalise ? l2(other) : other.slice(), face, detector, faceSize };
     // Fusion: each part L2-normalised, then weighted so that the squared distance is
-    // w * d128^2 + (1 - w) * d1024^2 (both parts on the unit sphere).
+    // w * d128^2 + (1 - w) * d_other^2 (both parts on the unit sphere).
     const w = p.fusionWeight ?? 0.5;
     const a = l2(await this.rec128(face, p.align, p.mirror ?? false));
-    const b = l2(faceres);
+    const b = l2(other);
     const out = new Float32Array(a.length + b.length);
     for (let i = 0; i < a.length; i += 1) out[i] = a[i]! * Math.sqrt(w);
     for (let i = 0; i < b.length; i += 1) out[a.length + i] = b[i]! * Math.sqrt(1 - w);
@@ -129,7 +152,8 @@ export class FrameAnalysis {
 
   /** Runs landmarks and the descriptor network on a given box (worker warm-up only). */
   async warmDescriptor(face: Detection, pipeline: PipelineConfig): Promise<void> {
-    await this.rec128(face, pipeline.align, pipeline.mirror ?? false);
+    if (pipeline.descriptor === 'rec128' || pipeline.descriptor === 'fusion') await this.rec128(face, pipeline.align, pipeline.mirror ?? false);
+    for (const name of candidatesOf(pipeline)) await this.candidate(face, name, pipeline.mirror ?? false);
   }
 
   /**
@@ -293,6 +317,48 @@ export class FrameAnalysis {
           } finally {
             input.dispose();
           }
+        });
+      })();
+      this.descriptors.set(key, result);
+    }
+    return result;
+  }
+
+  /**
+   * A candidate network (candidates.ts) on its own chip: cut from our 68 landmarks with the
+   * geometry it was trained on, encoded as its training code did, mirrored and averaged like the
+   * 128-d when asked. Raw output (the caller normalises).
+   */
+  private candidate(face: Detection, name: CandidateName, mirror: boolean): Promise<Float32Array> {
+    const key = `${face.x},${face.y},${face.width},${face.height},${name},${mirror}`;
+    let result = this.descriptors.get(key);
+    if (!result) {
+      result = (async () => {
+        const points = await this.faceLandmarks(face);
+        return this.timed('descriptor', async () => {
+          const spec = CANDIDATES[name];
+          const model = this.models.graphs.get(name);
+          if (!model) throw new Error(`descriptor candidate ${name} not loaded`);
+          const size = spec.input;
+          const transform = spec.align.kind === 'arcface' ? arcfaceTransform(points, size) : chipTransform(points, size, spec.align.padding);
+          const chip = extractChip(this.image, transform, size);
+          const run = async (flip: boolean): Promise<Float32Array> => {
+            const input = this.models.tf.tensor4d(encodePixels(chip, size, spec.pixels, flip), [1, size, size, 3], 'float32');
+            try {
+              const out = model.execute(input, spec.output);
+              try {
+                return Float32Array.from(await out.data());
+              } finally {
+                out.dispose();
+              }
+            } finally {
+              input.dispose();
+            }
+          };
+          const d = await run(false);
+          if (!mirror) return d;
+          const m = await run(true);
+          return d.map((x, i) => (x + m[i]!) / 2);
         });
       })();
       this.descriptors.set(key, result);

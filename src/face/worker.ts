@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isAppError } from '../shared/index.ts';
 import { decodeFrame, type RgbImage } from './decode.ts';
 import { loadModels, type Models } from './models.ts';
-import { FrameAnalysis, needsHuman } from './pipeline.ts';
+import { candidatesOf, FrameAnalysis, needsHuman } from './pipeline.ts';
 import type { DescribeRequest, DescribeResponse, VariantResult, WorkerInit } from './protocol.ts';
 
 /**
@@ -60,7 +60,7 @@ async function warmUp(models: Models): Promise<void> {
 }
 
 async function start(): Promise<Models> {
-  const models = await loadModels({ human: init.pipelines.some(needsHuman) });
+  const models = await loadModels({ human: init.pipelines.some(needsHuman), graphs: [...new Set(init.pipelines.flatMap(candidatesOf))] });
   await warmUp(models);
   return models;
 }
