@@ -4,7 +4,7 @@
  * pipelines (--compare), and a re-run of a sample of decisions through the encrypted path.
  *
  *   npm run bench:accuracy -- [--faces DIR] [--pairs FILE] [--enroll K] [--json OUT] [--limit N]
- *                             [--extra N] [--compare] [--threshold T] [--he N] [--workers N]
+ *                             [--extra N] [--compare] [--only I,J] [--threshold T] [--he N] [--workers N]
  *
  * DIR holds <identity>/<n>.jpg (default $FACES_DIR/lfw, FACES_DIR defaulting to ../shared/faces,
  * with its lfw_pairs.txt). FILE is in LFW pairs format ("Name n1 n2" same person, "Name1 n1 Name2
@@ -12,7 +12,9 @@
  * within identities. Impostor pairs: the listed ones plus all (or --impostors N sampled)
  * cross-identity pairs of the acquired images. --limit N keeps N listed pairs (half matched, half
  * mismatched) and at most N extra images, for quick iterations. --extra N adds up to N images of
- * identities with more than K images (enrollment sets, more impostors); default 1500.
+ * identities with more than K images (enrollment sets, more impostors); default 1500. --only I,J
+ * compares the production pipeline with COMPARE_PIPELINES[I], [J] only. The descriptor candidates
+ * read their weights from $FACE_CANDIDATE_MODELS (src/face/candidates.ts).
  *
  * Descriptors stay in memory; nothing but the figures (--json) is written.
  */
@@ -22,11 +24,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MATCH_THRESHOLD } from '../src/face/index.ts';
-import { createFaceAnalyser, DEFAULT_CONSENSUS_LIMITS, DEFAULT_DETECTION_LIMITS, DEFAULT_PIPELINE, distance, modelVersionOf, pipelineKey, type PipelineConfig } from '../src/face/research.ts';
+import { createFaceAnalyser, DEFAULT_CONSENSUS_LIMITS, DEFAULT_DETECTION_LIMITS, DEFAULT_PIPELINE, distance, modelVersionOf, pipelineDimension, pipelineKey, type PipelineConfig } from '../src/face/research.ts';
 import { formatTable, median, percentile } from './lib/table.ts';
 
 import { buildDataset } from './accuracy/dataset.ts';
-import { enrollment, genuineDistances, impostorDistances, verification, type EnrollmentResult, type Outcome } from './accuracy/metrics.ts';
+import { countBelow, enrollment, genuineDistances, impostorDistances, thresholdAtFar, verification, type EnrollmentResult, type Outcome } from './accuracy/metrics.ts';
 import { rng } from './accuracy/dataset.ts';
 import { encryptedPath, quantisedDecisions, type EncryptedResult } from './accuracy/encrypted.ts';
 import { timePipelines } from './accuracy/timing.ts';
@@ -45,6 +47,14 @@ export const COMPARE_PIPELINES: readonly { label: string; pipeline: PipelineConf
   { label: 'chosen, not L2-normalised', pipeline: { ...DEFAULT_PIPELINE, normalise: false } },
   { label: 'human: blazeface + facemesh + faceres 1024-d, L2', pipeline: { detectors: [{ net: 'blazeface' }], align: 'dlib', descriptor: 'faceres1024', normalise: true } },
   { label: 'fusion: chosen 128-d (weight 0.85) + faceres 1024-d', pipeline: { ...DEFAULT_PIPELINE, descriptor: 'fusion', fusionWeight: 0.85 } },
+  // Issue 12's candidates (src/face/candidates.ts; files from $FACE_CANDIDATE_MODELS): chosen
+  // detectors and landmarks, each network on the crop and pixel encoding it was trained with.
+  { label: 'chosen detectors, faceres-deep 1024-d (human-models 3.0.4), dlib chip 224 + mirror, L2', pipeline: { ...DEFAULT_PIPELINE, descriptor: 'faceres-deep' } },
+  { label: 'chosen detectors, mobileface 256-d (human-models 3.0.4), ArcFace crop 112 + mirror, L2', pipeline: { ...DEFAULT_PIPELINE, descriptor: 'mobileface' } },
+  { label: 'chosen detectors, faceres 1024-d (human 3.3.6), dlib chip 224 + mirror, L2', pipeline: { ...DEFAULT_PIPELINE, descriptor: 'faceres' } },
+  { label: 'chosen detectors, mobilefacenet 192-d (human-models 3.0.4), ArcFace crop 112 + mirror, L2', pipeline: { ...DEFAULT_PIPELINE, descriptor: 'mobilefacenet' } },
+  { label: 'fusion: chosen 128-d (weight 0.7) + faceres-deep 1024-d on its chip', pipeline: { ...DEFAULT_PIPELINE, descriptor: 'fusion', fusionWeight: 0.7, fusionWith: 'faceres-deep' } },
+  { label: 'fusion: chosen 128-d (weight 0.7) + faceres 1024-d on its chip', pipeline: { ...DEFAULT_PIPELINE, descriptor: 'fusion', fusionWeight: 0.7, fusionWith: 'faceres' } },
 ];
 
 import { FAR_LEVELS } from './accuracy/metrics.ts';
@@ -70,6 +80,7 @@ async function main(): Promise<void> {
       'time-sample': { type: 'string', default: '60' },
       'min-face': { type: 'string' },
       seed: { type: 'string', default: '1' },
+      only: { type: 'string' },
     },
   });
   const sharedFaces = path.resolve(process.env.FACES_DIR ?? path.join(import.meta.dirname, '..', '..', 'shared', 'faces'));
@@ -86,7 +97,10 @@ async function main(): Promise<void> {
   const workers = values.workers ? Number(values.workers) : os.availableParallelism();
 
   const ds = buildDataset(dir, pairsFile, { limit, extra: Number(values.extra), enroll: k, seed });
-  const compare = values.compare ? COMPARE_PIPELINES : COMPARE_PIPELINES.slice(0, 1);
+  // --only 0,10,11: a subset of COMPARE_PIPELINES (indices; 0, the production pipeline, always first).
+  const only = values.only ? [...new Set([0, ...values.only.split(',').map(Number)])] : undefined;
+  if (only?.some((i) => !Number.isInteger(i) || !COMPARE_PIPELINES[i])) throw new Error(`--only: indices 0..${COMPARE_PIPELINES.length - 1}`);
+  const compare = only ? only.map((i) => COMPARE_PIPELINES[i]!) : values.compare ? COMPARE_PIPELINES : COMPARE_PIPELINES.slice(0, 1);
   const pipelines = compare.map((c) => c.pipeline);
   console.error(`[accuracy] ${ds.keys.length} images, ${ds.pairsSource}; ${pipelines.length} pipeline(s); ${workers} worker(s)`);
 
@@ -154,9 +168,17 @@ async function main(): Promise<void> {
     const official = verification(genuineDistances(ds.genuine, o), imp, threshold);
     return { label, key: pipelineKey(pipeline), pipeline, fta, refusals, detectorUsed: retries[v]!, official, imp };
   });
+  // K-image templates for every pipeline. The consensus rule's outlier distance (0.45 for the
+  // 128-d) is moved to each descriptor's own scale: the distance that the same share of its
+  // impostor pairs falls below as falls below 0.45 for the first pipeline.
+  const agreeShare = countBelow(perPipeline[0]!.imp, DEFAULT_CONSENSUS_LIMITS.agreeDistance) / perPipeline[0]!.imp.length;
+  const templates = perPipeline.map((p, v) => {
+    const agree = v === 0 ? DEFAULT_CONSENSUS_LIMITS.agreeDistance : thresholdAtFar(p.imp, agreeShare);
+    return { agree, result: k > 1 ? enrollment(ds, outcomes[v]!, k, threshold, p.pipeline.normalise, impostorCap, seed, agree) : null };
+  });
 
   let timings: { median: number; p95: number }[] | undefined;
-  if (values.compare) {
+  if (values.compare || only) {
     const sample = ds.files.slice(0, Number(values['time-sample']));
     console.error(`[accuracy] timing each pipeline alone on ${sample.length} images (1 worker)`);
     timings = await timePipelines(pipelines, sample);
@@ -164,6 +186,7 @@ async function main(): Promise<void> {
 
   // Comparison table
   lines.push('### Pipelines on the same images and pairs', '');
+  lines.push(`Dimensions: ${perPipeline.map((p, v) => `#${v + 1} ${pipelineDimension(p.pipeline)}`).join(', ')}.`, '');
   lines.push(formatTable(
     ['pipeline', 'FTA', 'FRR @ FAR 1e-3 (FTA = reject)', 'FRR @ FAR 1e-3 (acquired)', 'FRR @ FAR 1e-2', 'FRR @ FAR 1e-4', 'thr @ 1e-3', ...(timings ? ['ms/image median (p95), 1 thread'] : [])],
     perPipeline.map((p, v) => [
@@ -178,6 +201,18 @@ async function main(): Promise<void> {
     ]),
   ));
   lines.push('', `Genuine: the listed matched pairs (${ds.genuine.length}); impostors: listed mismatched pairs + cross-identity pairs of acquired images (${perPipeline[0]!.imp.length.toLocaleString('en-US')} for the first pipeline). FTA = no single usable face (refusal by the production rules).`, '');
+  if (k > 1) {
+    lines.push(`#### ${k}-image templates vs single images, every pipeline (FRR: all = failures to enroll and to acquire counted as rejects; acquired = enrolled identities' acquired probes)`, '');
+    lines.push(formatTable(
+      ['#', 'agree distance', 'identities', 'failed to enroll', 'probes', ...FAR_LEVELS.map((f) => `FRR @ FAR ${f}: all (acquired), thr`)],
+      templates.map((t, v) => {
+        const e = t.result;
+        if (!e) return [v + 1, t.agree.toFixed(3), '-', '-', '-', ...FAR_LEVELS.map(() => '-')];
+        return [v + 1, t.agree.toFixed(3), e.identities, e.failedToEnroll, e.verification.genuineAttempts, ...e.verification.atFar.map((a) => `${pct(1 - a.tar)} (${pct(1 - a.tarAcquired)}), ${a.threshold.toFixed(4)}`)];
+      }),
+    ));
+    lines.push('', `Agree distance: the consensus rule's outlier distance on each descriptor's scale (${DEFAULT_CONSENSUS_LIMITS.agreeDistance} for #1; for the others the distance below which the same share of impostor pairs falls, ${(100 * agreeShare).toFixed(2)}%).`, '');
+  }
 
   // Production pipeline in detail
   const main0 = perPipeline[0]!;
@@ -305,7 +340,7 @@ async function main(): Promise<void> {
 
   if (values.json) {
     Object.assign(report, {
-      pipelines: perPipeline.map((p, v) => ({ label: p.label, key: p.key, fta: p.fta, refusals: p.refusals, detectorUsed: p.detectorUsed, official: p.official, timing: timings?.[v] })),
+      pipelines: perPipeline.map((p, v) => ({ label: p.label, key: p.key, dimension: pipelineDimension(p.pipeline), fta: p.fta, refusals: p.refusals, detectorUsed: p.detectorUsed, official: p.official, timing: timings?.[v], templates: templates[v] })),
       phases: Object.fromEntries((Object.keys(phase) as (keyof typeof phase)[]).map((key) => [key, { median: median(phase[key]), p95: percentile(phase[key], 95) }])),
       enrollment: enrolled,
       encrypted,

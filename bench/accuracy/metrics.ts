@@ -99,8 +99,12 @@ export interface EnrollmentResult {
   verification: Verification;
 }
 
-/** Template = enroll() of the first K images of an identity (same consensus code), probes = the others. */
-export function enrollment(ds: Dataset, outcomes: Outcome[], k: number, threshold: number, normalise: boolean, cap: number, seed: number): EnrollmentResult | null {
+/**
+ * Template = enroll() of the first K images of an identity (same consensus code), probes = the
+ * others. `agreeDistance` is the consensus rule's outlier distance (default: production's, which
+ * is on the 128-d descriptor's scale; other descriptors need theirs, see bench/accuracy.ts).
+ */
+export function enrollment(ds: Dataset, outcomes: Outcome[], k: number, threshold: number, normalise: boolean, cap: number, seed: number, agreeDistance = DEFAULT_CONSENSUS_LIMITS.agreeDistance): EnrollmentResult | null {
   const byId = new Map<string, number[]>();
   ds.identity.forEach((id, i) => byId.set(id, [...(byId.get(id) ?? []), i]));
   const templates: { id: string; t: Float32Array }[] = [];
@@ -115,7 +119,7 @@ export function enrollment(ds: Dataset, outcomes: Outcome[], k: number, threshol
     });
     let template: Float32Array;
     try {
-      template = combineFrames(frames, { agreeDistance: DEFAULT_CONSENSUS_LIMITS.agreeDistance, minFrames: Math.min(k, DEFAULT_CONSENSUS_LIMITS.minEnrollFrames), normalise }).descriptor;
+      template = combineFrames(frames, { agreeDistance, minFrames: Math.min(k, DEFAULT_CONSENSUS_LIMITS.minEnrollFrames), normalise }).descriptor;
     } catch {
       failed += 1;
       for (const _ of images.slice(k)) genuine.push(Number.NaN);
