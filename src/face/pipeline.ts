@@ -187,7 +187,7 @@ export class FrameAnalysis {
    * the window shows no face: the caller then searches the whole frame.
    */
   private async selectNear(spec: DetectorSpec, near: Detection): Promise<{ face: Detection; detector: number } | undefined> {
-    const { width, height, data } = this.image;
+    const { width, height } = this.image;
     const fullInput = tinyInputSize(spec.inputSize ?? 320, Math.max(width, height));
     const scale = fullInput / Math.max(width, height);
     // The window is cut on the detector's own grid (cells of 32 input pixels, from the frame's
@@ -204,13 +204,8 @@ export class FrameAnalysis {
     const x0 = Math.round(gx0 * cell), y0 = Math.round(gy0 * cell);
     const faces = await this.timed('detect', async () => {
       // Outside the frame is black, as the detector pads a whole frame to a square.
-      const buf = new Uint8Array(side * side * 3);
-      const cx0 = Math.max(0, x0), cx1 = Math.min(width, x0 + side);
-      for (let y = Math.max(0, y0); y < Math.min(height, y0 + side); y += 1) {
-        if (cx1 > cx0) buf.set(data.subarray((y * width + cx0) * 3, (y * width + cx1) * 3), ((y - y0) * side + (cx0 - x0)) * 3);
-      }
       const { faceapi, tf } = this.models;
-      const tensor = tf.tensor3d(buf, [side, side, 3], 'int32');
+      const tensor = tf.tensor3d(canvasOf(this.image, x0, y0, side, side, 0), [side, side, 3], 'int32');
       try {
         const found = await faceapi.detectAllFaces(tensor as never, new faceapi.TinyFaceDetectorOptions({ inputSize, scoreThreshold: this.limits.minScore }));
         return found.map((d) => clip({ x: d.box.x + x0, y: d.box.y + y0, width: d.box.width, height: d.box.height, score: d.score }, width, height)).filter((d) => d.width > 1 && d.height > 1);
@@ -223,13 +218,7 @@ export class FrameAnalysis {
   }
 
   private detect(spec: DetectorSpec): Promise<Detection[]> {
-    const key = detectorKey(spec);
-    let result = this.detections.get(key);
-    if (!result) {
-      result = this.timed('detect', () => this.runDetector(spec));
-      this.detections.set(key, result);
-    }
-    return result;
+    return once(this.detections, detectorKey(spec), () => this.timed('detect', () => this.runDetector(spec)));
   }
 
   private async runDetector(spec: DetectorSpec): Promise<Detection[]> {
@@ -249,79 +238,66 @@ export class FrameAnalysis {
   private paddedTensor(pad: number): { tensor: Tensor3D; dx: number; dy: number } {
     let entry = this.padded.get(pad);
     if (!entry) {
-      const { width, height, data } = this.image;
+      const { width, height } = this.image;
       const dx = Math.round(width * pad), dy = Math.round(height * pad);
       const w = width + 2 * dx, h = height + 2 * dy;
-      const buf = new Uint8Array(w * h * 3).fill(128);
-      for (let y = 0; y < height; y += 1) buf.set(data.subarray(y * width * 3, (y + 1) * width * 3), ((y + dy) * w + dx) * 3);
-      entry = { tensor: this.models.tf.tensor3d(buf, [h, w, 3], 'int32'), dx, dy };
+      entry = { tensor: this.models.tf.tensor3d(canvasOf(this.image, -dx, -dy, w, h, 128), [h, w, 3], 'int32'), dx, dy };
       this.padded.set(pad, entry);
     }
     return entry;
   }
 
   private faceLandmarks(face: Detection): Promise<Point[]> {
-    const key = `${face.x},${face.y},${face.width},${face.height}`;
-    let result = this.landmarks.get(key);
-    if (!result) {
-      result = this.timed('landmarks', async () => {
-        const { faceapi } = this.models;
-        const box = new faceapi.Rect(face.x, face.y, face.width, face.height);
-        const [crop] = await faceapi.extractFaceTensors(this.tensor as never, [box]);
-        if (!crop) throw faceError('no_face', 'empty face crop');
-        try {
-          const rel = (await faceapi.nets.faceLandmark68Net.detectLandmarks(crop as never)) as InstanceType<FaceApiLandmarks>;
-          // extractFaceTensors clips the box to the image: landmarks are relative to the clipped crop.
-          const cx = Math.max(0, Math.floor(face.x)), cy = Math.max(0, Math.floor(face.y));
-          const [ch, cw] = (crop as unknown as { shape: number[] }).shape as [number, number];
-          return rel.relativePositions.map((pt: { x: number; y: number }): Point => [cx + pt.x * cw, cy + pt.y * ch]);
-        } finally {
-          (crop as unknown as { dispose(): void }).dispose();
-        }
-      });
-      this.landmarks.set(key, result);
-    }
-    return result;
+    return once(this.landmarks, `${face.x},${face.y},${face.width},${face.height}`, () => this.timed('landmarks', async () => {
+      const { faceapi } = this.models;
+      const box = new faceapi.Rect(face.x, face.y, face.width, face.height);
+      const [crop] = await faceapi.extractFaceTensors(this.tensor as never, [box]);
+      if (!crop) throw faceError('no_face', 'empty face crop');
+      try {
+        const rel = (await faceapi.nets.faceLandmark68Net.detectLandmarks(crop as never)) as InstanceType<FaceApiLandmarks>;
+        // extractFaceTensors clips the box to the image: landmarks are relative to the clipped crop.
+        const cx = Math.max(0, Math.floor(face.x)), cy = Math.max(0, Math.floor(face.y));
+        const [ch, cw] = (crop as unknown as { shape: number[] }).shape as [number, number];
+        return rel.relativePositions.map((pt: { x: number; y: number }): Point => [cx + pt.x * cw, cy + pt.y * ch]);
+      } finally {
+        (crop as unknown as { dispose(): void }).dispose();
+      }
+    }));
   }
 
   private rec128(face: Detection, align: 'dlib' | 'box', mirror = false): Promise<Float32Array> {
     const key = `${face.x},${face.y},${face.width},${face.height},${align},${mirror}`;
-    let result = this.descriptors.get(key);
-    if (!result) {
-      result = (async () => {
-        const points = await this.faceLandmarks(face);
-        return this.timed('descriptor', async () => {
-          const { faceapi, tf } = this.models;
-          let input: Tensor3D;
-          if (align === 'dlib') {
-            input = tf.tensor3d(extractChip(this.image, chipTransform(points)), [150, 150, 3], 'float32');
-          } else {
-            // face-api's own crop (what withFaceDescriptors() does): an axis-aligned box from the
-            // eye and mouth centres. FaceLandmarks68 takes positions relative to the image size.
-            const { width, height } = this.image;
-            const lm = new faceapi.FaceLandmarks68(points.map(([x, y]) => new faceapi.Point(x / width, y / height)), { width, height });
-            const [crop] = await faceapi.extractFaceTensors(this.tensor as never, [lm.align(null, { useDlibAlignment: true })]);
-            if (!crop) throw faceError('no_face', 'empty face crop');
-            input = crop as unknown as Tensor3D;
-          }
+    return once(this.descriptors, key, async () => {
+      const points = await this.faceLandmarks(face);
+      return this.timed('descriptor', async () => {
+        const { faceapi, tf } = this.models;
+        let input: Tensor3D;
+        if (align === 'dlib') {
+          input = tf.tensor3d(extractChip(this.image, chipTransform(points)), [150, 150, 3], 'float32');
+        } else {
+          // face-api's own crop (what withFaceDescriptors() does): an axis-aligned box from the
+          // eye and mouth centres. FaceLandmarks68 takes positions relative to the image size.
+          const { width, height } = this.image;
+          const lm = new faceapi.FaceLandmarks68(points.map(([x, y]) => new faceapi.Point(x / width, y / height)), { width, height });
+          const [crop] = await faceapi.extractFaceTensors(this.tensor as never, [lm.align(null, { useDlibAlignment: true })]);
+          if (!crop) throw faceError('no_face', 'empty face crop');
+          input = crop as unknown as Tensor3D;
+        }
+        try {
+          const d = (await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(input as never)) as Float32Array;
+          if (!mirror) return d;
+          const flipped = tf.reverse(input, 1);
           try {
-            const d = (await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(input as never)) as Float32Array;
-            if (!mirror) return d;
-            const flipped = tf.reverse(input, 1);
-            try {
-              const m = (await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(flipped as never)) as Float32Array;
-              return d.map((x, i) => (x + m[i]!) / 2);
-            } finally {
-              flipped.dispose();
-            }
+            const m = (await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(flipped as never)) as Float32Array;
+            return d.map((x, i) => (x + m[i]!) / 2);
           } finally {
-            input.dispose();
+            flipped.dispose();
           }
-        });
-      })();
-      this.descriptors.set(key, result);
-    }
-    return result;
+        } finally {
+          input.dispose();
+        }
+      });
+    });
   }
 
   /**
@@ -331,39 +307,34 @@ export class FrameAnalysis {
    */
   private candidate(face: Detection, name: CandidateName, mirror: boolean): Promise<Float32Array> {
     const key = `${face.x},${face.y},${face.width},${face.height},${name},${mirror}`;
-    let result = this.descriptors.get(key);
-    if (!result) {
-      result = (async () => {
-        const points = await this.faceLandmarks(face);
-        return this.timed('descriptor', async () => {
-          const spec = CANDIDATES[name];
-          const model = this.models.graphs.get(name);
-          if (!model) throw new Error(`descriptor candidate ${name} not loaded`);
-          const size = spec.input;
-          const transform = spec.align.kind === 'arcface' ? arcfaceTransform(points, size) : chipTransform(points, size, spec.align.padding);
-          const chip = extractChip(this.image, transform, size);
-          const run = async (flip: boolean): Promise<Float32Array> => {
-            const input = this.models.tf.tensor4d(encodePixels(chip, size, spec.pixels, flip), [1, size, size, 3], 'float32');
+    return once(this.descriptors, key, async () => {
+      const points = await this.faceLandmarks(face);
+      return this.timed('descriptor', async () => {
+        const spec = CANDIDATES[name];
+        const model = this.models.graphs.get(name);
+        if (!model) throw new Error(`descriptor candidate ${name} not loaded`);
+        const size = spec.input;
+        const transform = spec.align.kind === 'arcface' ? arcfaceTransform(points, size) : chipTransform(points, size, spec.align.padding);
+        const chip = extractChip(this.image, transform, size);
+        const run = async (flip: boolean): Promise<Float32Array> => {
+          const input = this.models.tf.tensor4d(encodePixels(chip, size, spec.pixels, flip), [1, size, size, 3], 'float32');
+          try {
+            const out = model.execute(input, spec.output);
             try {
-              const out = model.execute(input, spec.output);
-              try {
-                return Float32Array.from(await out.data());
-              } finally {
-                out.dispose();
-              }
+              return Float32Array.from(await out.data());
             } finally {
-              input.dispose();
+              out.dispose();
             }
-          };
-          const d = await run(false);
-          if (!mirror) return d;
-          const m = await run(true);
-          return d.map((x, i) => (x + m[i]!) / 2);
-        });
-      })();
-      this.descriptors.set(key, result);
-    }
-    return result;
+          } finally {
+            input.dispose();
+          }
+        };
+        const d = await run(false);
+        if (!mirror) return d;
+        const m = await run(true);
+        return d.map((x, i) => (x + m[i]!) / 2);
+      });
+    });
   }
 
   /** human's own pipeline (blazeface -> facemesh, rotation-corrected -> faceres) on the whole frame. */
@@ -416,6 +387,31 @@ function tinyInputSize(min: number, longerSide: number): number {
 export function faceWidth(landmarks: readonly Point[]): number {
   const t = chipTransform(landmarks, 1, 0);
   return Math.hypot(t.ar, t.ai);
+}
+
+/** The promise `map` holds for `key`, made by `make` the first time: every network runs at most once per frame. */
+function once<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+  let result = map.get(key);
+  if (!result) {
+    result = make();
+    map.set(key, result);
+  }
+  return result;
+}
+
+/**
+ * A w x h RGB canvas filled with `fill`, showing the image with the canvas's top-left corner at
+ * (x0, y0) in image pixels (negative: the image sits inside a margin).
+ */
+function canvasOf(image: RgbImage, x0: number, y0: number, w: number, h: number, fill: number): Uint8Array {
+  const { width, height, data } = image;
+  const buf = new Uint8Array(w * h * 3).fill(fill);
+  const ix0 = Math.max(0, x0), ix1 = Math.min(width, x0 + w);
+  if (ix1 <= ix0) return buf;
+  for (let y = Math.max(0, y0); y < Math.min(height, y0 + h); y += 1) {
+    buf.set(data.subarray((y * width + ix0) * 3, (y * width + ix1) * 3), ((y - y0) * w + (ix0 - x0)) * 3);
+  }
+  return buf;
 }
 
 function clip(d: Detection, width: number, height: number): Detection {
