@@ -6,9 +6,9 @@ import type { Context, Next } from 'koa';
  * chain after a form post, which ends at the relying party's redirect_uri (CSP Level 3, 6.4.1).
  * The camera is allowed to our own origin only (Permissions Policy).
  */
-const CSP = [
+const policy = (scriptSrc: string) => [
   "default-src 'self'",
-  "script-src 'self'",
+  `script-src ${scriptSrc}`,
   "style-src 'self'",
   "img-src 'self' data: blob:",
   "media-src 'self' blob: mediastream:",
@@ -18,6 +18,13 @@ const CSP = [
   "base-uri 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
+const CSP = policy("'self'");
+/**
+ * For the camera page's tracker worker alone: it may also compile WebAssembly (TensorFlow.js's WASM
+ * backend; CSP Level 3 'wasm-unsafe-eval', which allows no JavaScript eval). A dedicated worker
+ * runs under the policy of its own script's response, so the pages keep the policy above.
+ */
+export const WORKER_WASM_CSP = policy("'self' 'wasm-unsafe-eval'");
 
 export function securityHeaders(options: { hsts: boolean }) {
   return async function setSecurityHeaders(ctx: Context, next: Next): Promise<void> {

@@ -4,9 +4,9 @@
 //
 // With a camera check (data-challenge-url, presentation-attack detection): the page asks the
 // server for a challenge (head turns, in an order chosen by the server), shows one prompt at a
-// time over the preview, tracks the face in the browser (face-api's tiny detector and the
-// server's own 68-landmark model, so both read the same yaw) to say "turn a little more" and to
-// move to the next prompt, and records a burst of frames with their capture times. The server checks the burst; nothing this page concludes is trusted.
+// time over the preview, tracks the face in the browser (in a Web Worker: face-api's tiny detector
+// and the server's own 68-landmark model, so both read the same yaw) to say "turn a little more"
+// and to move to the next prompt, and records a burst of frames with their capture times. The server checks the burst; nothing this page concludes is trusted.
 (() => {
   const root = document.querySelector('[data-camera]');
   if (!root) return;
@@ -101,36 +101,72 @@
   };
 
   // ---- the face tracker (feedback only) -------------------------------------------------------
-  // Yaw proxy as the server computes it (src/liveness/geometry.ts): the nose tip's offset from the
-  // middle of the jaw line, in jaw widths, along the jaw; positive when the user turns to their left.
+  // It runs in a Web Worker (/static/face-tracker.js, which says why): the page sends it a snapshot
+  // of a frame and carries on capturing; the answer (yaw, face width) arrives when it arrives.
+  // Without workers or OffscreenCanvas the prompts advance on a timer; the server decides anyway.
   const tracker = {
     ready: false,
     loading: Promise.resolve(),
+    worker: null,
+    pending: new Map(),
+    next: 0,
     load() {
-      const api = window.faceapi;
-      if (!api) return;
-      this.loading = (async () => {
+      if (typeof Worker === 'undefined' || typeof OffscreenCanvas === 'undefined' || typeof createImageBitmap === 'undefined') return;
+      this.loading = new Promise((resolve) => {
+        let worker;
+        const stop = () => {
+          this.ready = false;
+          if (worker) worker.terminate();
+          for (const done of this.pending.values()) done({ failed: true });
+          this.pending.clear();
+          resolve();
+        };
         try {
-          await api.nets.tinyFaceDetector.loadFromUri('/static/models');
-          await api.nets.faceLandmark68Net.loadFromUri('/static/models');
-          // The first inference compiles the kernels (seconds on some machines): before the prompts.
-          await this.look(draw());
-          this.ready = true;
+          worker = new Worker('/static/face-tracker.js');
         } catch {
-          this.ready = false; // prompts then advance on a timer; the server still decides
+          stop();
+          return;
         }
-      })();
+        worker.onerror = stop;
+        worker.onmessage = (event) => {
+          const message = event.data || {};
+          if (message.type === 'ready') {
+            this.worker = worker;
+            this.ready = true;
+            root.dataset.tracker = message.backend; // which TensorFlow.js backend it runs on (tests read it)
+            resolve();
+          } else if (message.type === 'failed') {
+            stop();
+          } else if (message.type === 'seen') {
+            const done = this.pending.get(message.id);
+            this.pending.delete(message.id);
+            if (done) done(message);
+          }
+        };
+        // The first look (on the live picture) compiles the kernels: before the prompts.
+        createImageBitmap(draw()).then((frame) => worker.postMessage({ type: 'load', frame }, [frame]), () => worker.postMessage({ type: 'load' }));
+      });
     },
-    async look(source) {
-      const api = window.faceapi;
-      const found = await api.detectSingleFace(source, new api.TinyFaceDetectorOptions({ inputSize: 224, scoreThreshold: 0.4 })).withFaceLandmarks();
-      if (!found) return { face: false };
-      const p = found.landmarks.positions;
-      const jx = p[16].x - p[0].x, jy = p[16].y - p[0].y;
-      const width = Math.hypot(jx, jy);
-      const mx = (p[0].x + p[16].x) / 2, my = (p[0].y + p[16].y) / 2;
-      const yaw = ((p[30].x - mx) * jx + (p[30].y - my) * jy) / (width * width);
-      return { face: true, yaw, width };
+    // Looks at the live picture again and again, one look at a time and at most every 50 ms (about
+    // 40 ms a look on the WASM backend), so that a prompt moves on close to the peak of a turn;
+    // hands each answer to onSeen and returns the function that stops it.
+    follow(onSeen) {
+      let on = true;
+      const next = () => {
+        if (!on || !this.ready) return;
+        const at = performance.now();
+        this.look(video).then((seen) => { if (on && !seen.failed) onSeen({ ...seen, at }); }, () => {})
+          .finally(() => setTimeout(next, Math.max(0, 50 - (performance.now() - at))));
+      };
+      next();
+      return () => { on = false; };
+    },
+    look(source) {
+      return createImageBitmap(source).then((frame) => new Promise((resolve) => {
+        this.next += 1;
+        this.pending.set(this.next, resolve);
+        this.worker.postMessage({ type: 'look', id: this.next, frame }, [frame]);
+      }));
     },
   };
 
@@ -189,79 +225,90 @@
     let asked = performance.now();
     // The burst has maxDurationMs once it starts; the straight look that starts it gets 45 s.
     let deadline = performance.now() + 45_000;
-    // The tracker runs beside the capture (on a copy of the latest frame), never holding it up:
-    // frames keep their rhythm however slow the tracker is on this device.
-    const trackCanvas = document.createElement('canvas');
+    // The tracker follows the live picture beside the capture, never holding it up: frames keep
+    // their rhythm however slow the tracker is on this device.
+    // `peak` and `against`: the furthest the head has turned the asked way, and the other way,
+    // since this prompt appeared, over all the tracker's looks (several between two captures), so
+    // that a short turn is not missed.
     let latest = { face: true, yaw: Number.NaN, at: 0 };
-    let busy = false;
-    const track = (frame) => {
-      if (!tracker.ready || busy) return;
-      busy = true;
-      trackCanvas.width = frame.width;
-      trackCanvas.height = frame.height;
-      trackCanvas.getContext('2d').drawImage(frame, 0, 0);
-      const at = performance.now();
-      tracker.look(trackCanvas).then((seen) => { latest = { ...seen, at }; }, () => {}).finally(() => { busy = false; });
+    let peak = -Infinity;
+    let against = -Infinity;
+    let since = 0;
+    const toStep = (n) => {
+      step = n;
+      peak = -Infinity;
+      against = -Infinity;
+      since = performance.now();
     };
-    while (shots.length < maxFrames && performance.now() < deadline) {
-      const tick = performance.now();
-      const frame = draw();
-      track(frame);
-      const seen = latest;
-      if (!seen.face) {
-        say(brightness(frame) < 45 ? 'It is too dark: turn on a light or face a window.' : 'We cannot see your face: keep it inside the oval.');
-      } else if (seen.width !== undefined && seen.width < 90) {
-        say('Come a little closer to the camera.');
+    const stopFollowing = tracker.follow((seen) => {
+      latest = seen;
+      if (seen.face && step >= 0 && step < steps.length && seen.at >= since) {
+        peak = Math.max(peak, PROMPTS[steps[step]].side * seen.yaw);
+        against = Math.max(against, -PROMPTS[steps[step]].side * seen.yaw);
       }
-      if (step === -1) {
-        // Start on a straight look the tracker has just seen, in a frame at most 1.5 s old (or at
-        // once, without a tracker).
-        const straight = tracker.ready ? seen.face && seen.at >= asked && tick - seen.at < 1500 && Math.abs(seen.yaw) < 0.06 : true;
-        if (straight) {
-          step = 0;
-          deadline = tick + maxDurationMs;
-          t0 = tick; // the burst starts with this frame
-          prompt(PROMPTS[steps[0]].text, PROMPTS[steps[0]].arrow);
+    });
+    try {
+      while (shots.length < maxFrames && performance.now() < deadline) {
+        const tick = performance.now();
+        const frame = draw();
+        const seen = latest;
+        if (!seen.face) {
+          say(brightness(frame) < 45 ? 'It is too dark: turn on a light or face a window.' : 'We cannot see your face: keep it inside the oval.');
+        } else if (seen.width !== undefined && seen.width < 90) {
+          say('Come a little closer to the camera.');
         }
-      }
-      if (step >= 0) {
-        // A copy of the frame now, encoded after the burst: waiting for each JPEG here would
-        // stretch the rhythm on a busy machine (frames too far apart for the server's checks).
-        shots.push(copyOf(frame));
-        times.push(Math.round(tick - t0));
-        if (step < steps.length) {
-          const want = PROMPTS[steps[step]];
-          const elapsed = performance.now() - t0;
-          // Without the tracker the prompts advance on a timer (1.8 s a turn).
-          const reached = Number.isNaN(seen.yaw) ? elapsed > (step + 1) * 1800 : seen.face && want.side * seen.yaw >= target;
-          if (reached) {
-            step += 1;
-            if (step < steps.length) prompt(PROMPTS[steps[step]].text, PROMPTS[steps[step]].arrow);
-            else { prompt('Done: look straight at the camera'); after = 1; }
-          } else if (step === 0 && seen.face && !Number.isNaN(seen.yaw) && -want.side * seen.yaw >= target) {
-            // The first turn went the other way: start the burst again from a straight look
-            // (the server accepts only the turns asked, in order).
-            shots.length = 0;
-            times.length = 0;
-            step = -1;
-            asked = performance.now();
-            prompt(want.side > 0 ? 'That was your right. Look straight, then turn to your left' : 'That was your left. Look straight, then turn to your right');
-          } else if (seen.face && !Number.isNaN(seen.yaw) && want.side * seen.yaw > 0.06) {
-            say(want.more);
+        if (step === -1) {
+          // Start on a straight look the tracker has just seen, in a frame at most 1.5 s old (or at
+          // once, without a tracker).
+          const straight = tracker.ready ? seen.face && seen.at >= asked && tick - seen.at < 1500 && Math.abs(seen.yaw) < 0.06 : true;
+          if (straight) {
+            toStep(0);
+            deadline = tick + maxDurationMs;
+            t0 = tick; // the burst starts with this frame
+            prompt(PROMPTS[steps[0]].text, PROMPTS[steps[0]].arrow);
           }
-        } else if ((after -= 1) <= 0) break;
-        progressBar.style.width = Math.round((100 * Math.min(step, steps.length)) / steps.length) + '%';
-        if (performance.now() - t0 > maxDurationMs) break;
+        }
+        if (step >= 0) {
+          // A copy of the frame now, encoded after the burst: waiting for each JPEG here would
+          // stretch the rhythm on a busy machine (frames too far apart for the server's checks).
+          shots.push(copyOf(frame));
+          times.push(Math.round(tick - t0));
+          if (step < steps.length) {
+            const want = PROMPTS[steps[step]];
+            const elapsed = performance.now() - t0;
+            // Without the tracker the prompts advance on a timer (1.8 s a turn).
+            const reached = Number.isNaN(seen.yaw) ? elapsed > (step + 1) * 1800 : peak >= target;
+            if (reached) {
+              toStep(step + 1);
+              if (step < steps.length) prompt(PROMPTS[steps[step]].text, PROMPTS[steps[step]].arrow);
+              else { prompt('Done: look straight at the camera'); after = 1; }
+            } else if (step === 0 && against >= target) {
+              // The first turn went the other way: start the burst again from a straight look
+              // (the server accepts only the turns asked, in order).
+              shots.length = 0;
+              times.length = 0;
+              toStep(-1);
+              asked = performance.now();
+              prompt(want.side > 0 ? 'That was your right. Look straight, then turn to your left' : 'That was your left. Look straight, then turn to your right');
+            } else if (seen.face && !Number.isNaN(seen.yaw) && want.side * seen.yaw > 0.06) {
+              say(want.more);
+            }
+          } else if ((after -= 1) <= 0) break;
+          progressBar.style.width = Math.round((100 * Math.min(step, steps.length)) / steps.length) + '%';
+          if (performance.now() - t0 > maxDurationMs) break;
+        }
+        const wait = intervalMs - (performance.now() - tick);
+        if (wait > 0) await sleep(wait);
       }
-      const wait = intervalMs - (performance.now() - tick);
-      if (wait > 0) await sleep(wait);
+      promptBox.hidden = true;
+      if (shots.length === 0) throw new Error('We could not see you look straight at the camera. Face the camera in good light and press the button again.');
+      form.querySelector('[data-times-input]').value = JSON.stringify(times);
+      const jpegs = await Promise.all(shots.map((shot) => toJpeg(shot, 0.85)));
+      for (const shot of shots) shot.width = 0; // release the copies' pixels
+      return jpegs;
+    } finally {
+      stopFollowing();
     }
-    promptBox.hidden = true;
-    if (shots.length === 0) throw new Error('We could not see you look straight at the camera. Face the camera in good light and press the button again.');
-    form.querySelector('[data-times-input]').value = JSON.stringify(times);
-    const jpegs = await Promise.all(shots.map((shot) => toJpeg(shot, 0.85)));
-    for (const shot of shots) shot.width = 0; // release the copies' pixels
-    return jpegs;
   }
 
   button.addEventListener('click', async () => {

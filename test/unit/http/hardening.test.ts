@@ -78,6 +78,29 @@ describe('web hardening', () => {
       }
     });
 
+    it('lets only the camera tracker worker compile WebAssembly; pages, other scripts and errors keep the strict CSP', async () => {
+      const http = new HttpClient(idp.url);
+      const worker = await http.get('/static/face-tracker.js');
+      expect(worker.status).toBe(200);
+      const workerCsp = worker.headers.get('content-security-policy')!;
+      // One script-src only: a second one would be ignored by browsers (CSP3 §2.2, first wins).
+      expect(workerCsp.match(/script-src/g)).toHaveLength(1);
+      expect(workerCsp).toContain("script-src 'self' 'wasm-unsafe-eval'");
+      expect(workerCsp).not.toMatch(/'unsafe-eval'|unsafe-inline/);
+      for (const path of ['/', '/signup', '/static/camera.js', '/static/vendor/face-api.js', '/static/face-tracker.js.map', '/static/no-such-file.js']) {
+        const csp = (await http.get(path)).headers.get('content-security-policy')!;
+        expect(csp, path).toContain("script-src 'self'");
+        expect(csp, path).not.toContain('wasm-unsafe-eval');
+      }
+      // The backend's binaries, as WebAssembly (streaming compilation needs the type).
+      for (const name of ['tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm.wasm']) {
+        const wasm = await fetch(new URL(`/static/vendor/${name}`, idp.url));
+        expect(wasm.status, name).toBe(200);
+        expect(wasm.headers.get('content-type')).toBe('application/wasm');
+        expect([...new Uint8Array(await wasm.arrayBuffer()).slice(0, 4)]).toEqual([0x00, 0x61, 0x73, 0x6d]);
+      }
+    });
+
     it('marks cookies httpOnly and SameSite, and Secure behind an https issuer', async () => {
       const cookies = (await new HttpClient(idp.url).get('/signup', 'text/html')).headers.getSetCookie();
       const csrfCookie = cookies.find((c) => c.startsWith('fid.csrf='))!;
