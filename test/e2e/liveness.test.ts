@@ -76,9 +76,10 @@ describe.skipIf(skip !== null || !faces.available)('presentation-attack detectio
     await parts?.close();
   });
 
-  const toCamera = async (camera: string, name: string): Promise<Page> => {
+  // Phone width by default; the tilted print at desktop width, so both layouts are screenshotted.
+  const toCamera = async (camera: string, name: string, viewport = { width: 420, height: 860 }): Promise<Page> => {
     browser = await launchWithCamera(cameras[camera]!);
-    const page = await browser.newPage({ viewport: { width: 420, height: 860 } });
+    const page = await browser.newPage({ viewport });
     await page.goto(rp.url);
     await page.click('#signin');
     await page.waitForSelector('input[name=username]');
@@ -139,7 +140,7 @@ describe.skipIf(skip !== null || !faces.available)('presentation-attack detectio
 
   for (const attack of ['still', 'moved', 'tilted']) {
     it(`refuses a ${attack} print of the same face with a readable page`, async () => {
-      const page = await toCamera(attack, attack);
+      const page = await toCamera(attack, attack, attack === 'tilted' ? { width: 1280, height: 900 } : undefined);
       await page.click('[data-capture]');
       await page.waitForSelector('[data-prompt]:not([hidden])');
       await screenshot(page, `pad-${attack}-2-prompt`);
