@@ -6,7 +6,7 @@ import type { AccountService } from '../accounts/index.ts';
 import type { Audit, AuditType } from '../audit/index.ts';
 import type { AccountRow, ConsentQueries } from '../db/index.ts';
 import { frameUploadLimits, noStore, parseCheckedForm, parseCheckedJson, parseCheckedMultipart, respond, type Csrf, type MultipartLimits, type Views } from '../http/index.ts';
-import { burstOf, challengeResponse, type Liveness } from '../liveness/index.ts';
+import { challengeResponse, framesToMatch, type Liveness } from '../liveness/index.ts';
 import type { InteractionFlow } from '../interaction/index.ts';
 import type { Totp } from '../mfa/index.ts';
 import type { Passkeys } from '../passkeys/index.ts';
@@ -227,9 +227,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
       ip: ctx.ip,
       frames: async () => {
         const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
-        const frames = body.files.map((file) => file.data);
-        if (!deps.liveness) return frames;
-        return (await deps.liveness.check(burstOf(`account:${user.accountId}`, body.fields, frames))).keyFrames;
+        return framesToMatch(deps.liveness, `account:${user.accountId}`, body.fields, body.files.map((file) => file.data));
       },
     });
     ctx.status = 303;

@@ -6,7 +6,7 @@ import { frameUploadLimits, noStore, parseCheckedForm, parseCheckedJson, parseCh
 import { AppError, type Clock } from '../shared/index.ts';
 import { acceptableAcrs, type AcrParams, type Factor, type FactorDone } from '../policy/index.ts';
 import type { ConsentQueries } from '../db/index.ts';
-import { burstOf, challengeResponse, type Liveness } from '../liveness/index.ts';
+import { challengeResponse, framesToMatch, type Liveness } from '../liveness/index.ts';
 import type { InteractionFlow, LoginDecision, NextStep } from './flow.ts';
 import { abortResult, loginResult, unmetResult } from './result.ts';
 
@@ -100,8 +100,11 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     return id;
   }
 
-  /** The camera upload, read only when the flow asks (after its rate and lockout checks). */
-  const framesOf = (ctx: Context) => async () => (await parseCheckedMultipart(ctx, csrf, frameUpload)).files.map((file) => file.data);
+  /** The camera upload's fields and frames, read only when the flow asks (after its rate and lockout checks). */
+  const uploadOf = async (ctx: Context) => {
+    const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
+    return { fields: body.fields, frames: body.files.map((file) => file.data) };
+  };
 
   /**
    * With PAD: the burst answering `binding`'s challenge (fields `challenge` and `times`, a JSON
@@ -109,10 +112,8 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
    * to the match. Without PAD: the frames as they are.
    */
   const checkedFramesOf = (ctx: Context, binding: string) => async () => {
-    const liveness = deps.liveness;
-    if (!liveness) return framesOf(ctx)();
-    const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
-    return (await liveness.check(burstOf(binding, body.fields, body.files.map((file) => file.data)))).keyFrames;
+    const { fields, frames } = await uploadOf(ctx);
+    return framesToMatch(deps.liveness, binding, fields, frames);
   };
   /**
    * A sign-up's fields and frames. With PAD the frames are a burst answering the challenge issued
@@ -120,11 +121,9 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
    * frames become the template: a photo cannot enroll a face.
    */
   const bodyOf = (ctx: Context, seen?: { fields?: Record<string, string | undefined> }) => async () => {
-    const body = await parseCheckedMultipart(ctx, csrf, frameUpload);
-    if (seen) seen.fields = body.fields;
-    const frames = body.files.map((file) => file.data);
-    if (!deps.liveness) return { fields: body.fields, frames };
-    return { fields: body.fields, frames: (await deps.liveness.check(burstOf(signupBinding(body.fields.csrf), body.fields, frames))).keyFrames };
+    const { fields, frames } = await uploadOf(ctx);
+    if (seen) seen.fields = fields;
+    return { fields, frames: await framesToMatch(deps.liveness, signupBinding(fields.csrf), fields, frames) };
   };
   const signupBinding = (token: string | undefined) => `signup:${createHash('sha256').update(token ?? '').digest('base64url')}`;
   /** PAD: a challenge for a sign-up page (POST with its CSRF token). */

@@ -82,8 +82,18 @@ export function readCaptureTimes(raw: string | undefined): number[] {
 }
 
 /** A burst upload's fields (`challenge`, `times`: a JSON array of capture times) and frames, as a submission for `binding`. */
-export function burstOf(binding: string, fields: Record<string, string | undefined>, frames: Uint8Array[]): BurstSubmission {
+function burstOf(binding: string, fields: Record<string, string | undefined>, frames: Uint8Array[]): BurstSubmission {
   return { binding, challengeId: fields.challenge ?? '', times: readCaptureTimes(fields.times), frames };
+}
+
+/**
+ * The frames of an upload that go on to the match or the template: with PAD (`liveness` set), the
+ * burst answering `binding`'s challenge is checked and only its most frontal frames go on;
+ * without PAD, the frames as uploaded. One rule for every page that captures a face.
+ */
+export async function framesToMatch(liveness: Liveness | undefined, binding: string, fields: Record<string, string | undefined>, frames: Uint8Array[]): Promise<Uint8Array[]> {
+  if (!liveness) return frames;
+  return (await liveness.check(burstOf(binding, fields, frames))).keyFrames;
 }
 
 /** What a challenge endpoint answers (JSON, the same on every page that captures a burst). */
