@@ -14,6 +14,8 @@ export type AuditType =
   | 'account_deleted'
   | 'face_reset'
   | 'face_reenrolled'
+  // A legacy face model's template replaced by one of the current model on a sign-in (detail: from, to).
+  | 'face_migrated'
   | 'keys_rotated'
   | 'client_added'
   | 'client_deleted'

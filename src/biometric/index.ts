@@ -12,8 +12,11 @@ import { AppError, isAppError, silentLogger, type Logger } from '../shared/index
 
 export interface FacePort {
   readonly modelVersion: string;
+  /** Older models whose templates still verify, with their thresholds (src/face LEGACY_MODELS). */
+  readonly legacy?: ReadonlyArray<{ readonly modelVersion: string; readonly threshold: number }>;
   enroll(frames: Uint8Array[]): Promise<Float32Array>;
-  probe(frames: Uint8Array[]): Promise<Float32Array>;
+  /** A probe of the current model, or of the legacy model `modelVersion`. */
+  probe(frames: Uint8Array[], modelVersion?: string): Promise<Float32Array>;
 }
 
 export interface HeKeyPort {
@@ -79,15 +82,31 @@ export interface EnrollInput {
   store: (template: StoredTemplate, activate: () => Promise<void>) => Promise<void>;
 }
 
+export interface VerifyInput {
+  accountId: string | undefined;
+  template: StoredTemplate | undefined;
+  frames: Uint8Array[];
+  /**
+   * Migration (a template of a legacy face model): called after a match with a template of the
+   * current model, made from the same frames, to store in place of the old one (same contract
+   * as EnrollInput.store). Without it, or with too few frames, the old template stays.
+   */
+  renew?: EnrollInput['store'];
+}
+
 export interface BiometricService {
   readonly modelVersion: string;
+  /** Older face models whose templates still verify (and migrate on a successful sign-in). */
+  readonly legacyModelVersions: readonly string[];
+  /** The HE parameter set new templates are made under; templates of another cannot be compared. */
+  readonly heParamsVersion: string;
   enroll(input: EnrollInput): Promise<void>;
   /**
    * Verifies frames against a stored template. Without a usable template the same work runs
    * against a decoy, a custodian round trip included, so that neither the answer nor its timing
    * tells whether the username exists or its template is usable.
    */
-  verify(input: { accountId: string | undefined; template: StoredTemplate | undefined; frames: Uint8Array[] }): Promise<VerifyOutcome>;
+  verify(input: VerifyInput): Promise<VerifyOutcome>;
   /** The pseudonymous reference under which the custodian knows the account. */
   subjectOf(accountId: string): string;
   /** Destroys the account's key at the custodian (the template can never be judged again). */
@@ -177,9 +196,13 @@ export function createBiometricService(deps: BiometricDeps): BiometricService {
     return verdict;
   }
 
+  /** The legacy model a template was made with, if it is one this IdP still verifies. */
+  const legacyOf = (template: StoredTemplate | undefined) => (template ? deps.face.legacy?.find((m) => m.modelVersion === template.modelVersion) : undefined);
+
   /** Why a stored template cannot be compared, or undefined when it can. */
   function unusable(accountId: string, template: StoredTemplate): 'outdated' | 'tampered' | undefined {
-    if (template.heParams !== he.paramsVersion || template.modelVersion !== deps.face.modelVersion || !template.keyId || !template.mac) return 'outdated';
+    const model = template.modelVersion === deps.face.modelVersion || legacyOf(template) !== undefined;
+    if (template.heParams !== he.paramsVersion || !model || !template.keyId || !template.mac) return 'outdated';
     if (!macValid(accountId, template)) return 'tampered';
     return undefined;
   }
@@ -189,31 +212,56 @@ export function createBiometricService(deps: BiometricDeps): BiometricService {
     await deps.onTampered?.(accountId, reason);
   }
 
+  /** Frames -> a template of the current model, encrypted under a new custodian key for the account, stored. */
+  async function enrollFrames(input: EnrollInput): Promise<void> {
+    const descriptor = await deps.face.enroll(input.frames);
+    try {
+      await input.check?.();
+      const subject = subjectOf(input.accountId);
+      const key = await call('register', () => custodian.register(subject));
+      if (key.paramsVersion !== he.paramsVersion) {
+        throw new AppError('he_params_mismatch', 'The custodian uses another HE parameter set than this IdP.', { status: 503, expose: false });
+      }
+      const ciphertext = he.encryptTemplate(descriptor, key);
+      const template: StoredTemplate = { ciphertext, heParams: he.paramsVersion, modelVersion: deps.face.modelVersion, keyId: key.keyId, mac: null };
+      template.mac = bind(input.accountId, { ...template, keyId: key.keyId });
+      await input.store(template, () => call('activate', () => custodian.activate(subject, key.keyId, templateHash(ciphertext))));
+    } finally {
+      descriptor.fill(0);
+    }
+  }
+
+  /**
+   * A legacy template just matched: the account gets a template of the current model from the
+   * same frames, and the old one is retired (the store replaces it; the custodian's new key
+   * replaces the old one). If that fails (too few frames, a refused frame, the custodian or the
+   * database down), the old template stays and the sign-in stands: the user proved their face.
+   */
+  async function migrate(accountId: string, from: string, frames: Uint8Array[], store: EnrollInput['store']): Promise<void> {
+    try {
+      await enrollFrames({ accountId, frames, store });
+      logger.info({ accountId, from, to: deps.face.modelVersion }, 'face template migrated to the current model');
+    } catch (error) {
+      logger.warn({ accountId, from, code: isAppError(error) ? error.code : 'internal' }, 'face template not migrated; the old one stays');
+    }
+  }
+
   return {
     modelVersion: deps.face.modelVersion,
+    legacyModelVersions: (deps.face.legacy ?? []).map((m) => m.modelVersion),
+    heParamsVersion: he.paramsVersion,
     subjectOf,
     forget: (subject) => call('forget', () => custodian.forget(subject)),
 
-    enroll: (input) => timed('enroll', async () => {
-      const descriptor = await deps.face.enroll(input.frames);
-      try {
-        await input.check?.();
-        const subject = subjectOf(input.accountId);
-        const key = await call('register', () => custodian.register(subject));
-        if (key.paramsVersion !== he.paramsVersion) {
-          throw new AppError('he_params_mismatch', 'The custodian uses another HE parameter set than this IdP.', { status: 503, expose: false });
-        }
-        const ciphertext = he.encryptTemplate(descriptor, key);
-        const template: StoredTemplate = { ciphertext, heParams: he.paramsVersion, modelVersion: deps.face.modelVersion, keyId: key.keyId, mac: null };
-        template.mac = bind(input.accountId, { ...template, keyId: key.keyId });
-        await input.store(template, () => call('activate', () => custodian.activate(subject, key.keyId, templateHash(ciphertext))));
-      } finally {
-        descriptor.fill(0);
-      }
-    }),
+    enroll: (input) => timed('enroll', () => enrollFrames(input)),
 
-    verify: ({ accountId, template, frames }) => timed('verify', async (): Promise<VerifyOutcome> => {
-      const probe = await deps.face.probe(frames);
+    verify: ({ accountId, template, frames, renew }) => timed('verify', async (): Promise<VerifyOutcome> => {
+      // A legacy template is compared with a probe of its own model (the same work as a probe of
+      // the current one). The face engine consumes the frames it is given, so a copy is kept for
+      // the migration, and zeroed below whatever happens.
+      const legacy = legacyOf(template);
+      const kept = legacy && renew ? frames.map((frame) => frame.slice()) : undefined;
+      const probe = await deps.face.probe(frames, legacy?.modelVersion);
       try {
         if (!template || accountId === undefined) return await decoyJudgement(probe, 'no_template');
         const problem = unusable(accountId, template);
@@ -238,16 +286,19 @@ export function createBiometricService(deps: BiometricDeps): BiometricService {
         }
         let blinded: Uint8Array;
         try {
-          blinded = he.matchAndBlind(template.ciphertext, probe, deps.threshold, ticket.key);
+          blinded = he.matchAndBlind(template.ciphertext, probe, legacy?.threshold ?? deps.threshold, ticket.key);
         } catch (error) {
           if (!isAppError(error) || error.code !== 'he_key_mismatch') throw error;
           // The custodian's key for this subject is not the one the template was made under.
           logger.warn({ accountId }, 'template was made under another custodian key');
           return 'outdated';
         }
-        return await call('judge', () => custodian.judge(ticket.ticket, blinded));
+        const verdict = await call('judge', () => custodian.judge(ticket.ticket, blinded));
+        if (verdict === 'match' && legacy && kept && renew) await migrate(accountId, legacy.modelVersion, kept, renew);
+        return verdict;
       } finally {
         probe.fill(0);
+        for (const frame of kept ?? []) frame.fill(0);
       }
     }),
   };

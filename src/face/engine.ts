@@ -139,10 +139,29 @@ export type FrameObservation =
   | { readonly ok: true; readonly descriptor: Float32Array; readonly landmarks: Float32Array; readonly appearance: Float32Array; readonly face: Detection; readonly frame: { readonly width: number; readonly height: number } }
   | { readonly ok: false; readonly code: FaceErrorCode };
 
+/**
+ * A pipeline that made templates before the current one, with the match threshold measured for
+ * it. Its templates still verify; on a successful sign-in the account gets a template of the
+ * current model, made from the same frames (src/biometric), so nobody has to enrol again.
+ */
+export interface LegacyModel {
+  readonly pipeline: PipelineConfig;
+  readonly threshold: number;
+}
+
+/**
+ * The production pipeline's predecessors. When DEFAULT_PIPELINE changes, its old value goes here
+ * with its threshold, until `npm run cli -- templates:status` shows no template of it is left.
+ * Empty: every template in production is of the current model.
+ */
+export const LEGACY_MODELS: readonly LegacyModel[] = Object.freeze([]);
+
 export interface FaceEngineOptions extends Omit<AnalyserOptions, 'pipelines'> {
   consensus?: Partial<ConsensusLimits>;
   /** Overrides the production pipeline (benchmarks); it changes modelVersion. */
   pipeline?: PipelineConfig;
+  /** Older models whose templates still verify (default LEGACY_MODELS). */
+  legacy?: readonly LegacyModel[];
 }
 
 export interface FaceEngine {
@@ -154,8 +173,13 @@ export interface FaceEngine {
   describe(frame: Uint8Array): Promise<Float32Array>;
   /** Several frames of one enrollment session -> one template (see consensus.ts). */
   enroll(frames: Uint8Array[]): Promise<Float32Array>;
-  /** One or more verification frames -> one probe descriptor (same consistency rule). */
-  probe(frames: Uint8Array[]): Promise<Float32Array>;
+  /**
+   * One or more verification frames -> one probe descriptor (same consistency rule), of the
+   * current model, or of the legacy model `modelVersion` (to compare with a template of it).
+   */
+  probe(frames: Uint8Array[], modelVersion?: string): Promise<Float32Array>;
+  /** The legacy models this engine can still probe for, with their thresholds. */
+  readonly legacy: ReadonlyArray<{ readonly modelVersion: string; readonly threshold: number }>;
   /**
    * A burst of frames -> what each shows (a one-pass descriptor, 68 landmarks, appearance, box)
    * or why not, for the liveness check (src/liveness): see DescribeRequest.observe. Every frame is
@@ -170,12 +194,21 @@ export const TRACK_SEARCH_EVERY = 3;
 
 export async function createFaceEngine(options: FaceEngineOptions = {}): Promise<FaceEngine> {
   const pipeline = options.pipeline ?? DEFAULT_PIPELINE;
+  const legacy = (options.legacy ?? LEGACY_MODELS).filter((l) => modelVersionOf(l.pipeline) !== modelVersionOf(pipeline));
   const consensus: ConsensusLimits = { ...DEFAULT_CONSENSUS_LIMITS, ...options.consensus };
-  const analyser = await startAnalyser({ ...options, pipelines: [pipeline] });
+  // The workers know every pipeline (they share the models); a request names the one it needs.
+  const pipelines = [pipeline, ...legacy.map((l) => l.pipeline)];
+  const analyser = await startAnalyser({ ...options, pipelines });
+  const variantOf = (modelVersion: string | undefined): number => {
+    if (modelVersion === undefined) return 0;
+    const v = pipelines.findIndex((p) => modelVersionOf(p) === modelVersion);
+    if (v < 0) throw new AppError('face_model_unknown', `No pipeline for face model ${modelVersion}.`, { status: 500, expose: false });
+    return v;
+  };
 
   /** One frame the caller has validated -> its outcome (the worker checks it again as it decodes). */
-  async function describeOne(frame: Uint8Array): Promise<FrameOutcome> {
-    const { results } = await analyser.submit(frame);
+  async function describeOne(frame: Uint8Array, variant = 0): Promise<FrameOutcome> {
+    const { results } = await analyser.submit(frame, { variants: [variant] });
     const r = results[0];
     if (!r) throw faceError('face_engine_unavailable', 'empty worker answer');
     if (r.ok) return { ok: true, descriptor: r.descriptor };
@@ -183,14 +216,14 @@ export async function createFaceEngine(options: FaceEngineOptions = {}): Promise
     return { ok: false, code: r.code };
   }
 
-  async function combine(frames: Uint8Array[], minFrames: number): Promise<Float32Array> {
+  async function combine(frames: Uint8Array[], minFrames: number, variant = 0): Promise<Float32Array> {
     if (!Array.isArray(frames) || frames.length < minFrames || frames.length > consensus.maxFrames) {
       throw new AppError('bad_frame_count', `Between ${minFrames} and ${consensus.maxFrames} pictures are expected.`, { status: 400 });
     }
     // Malformed or oversized frames refuse the whole request before any work is queued.
     for (const frame of frames) validateFrame(frame, analyser.frameLimits);
     analyser.admit(frames.length);
-    const settled = await Promise.allSettled(frames.map(describeOne));
+    const settled = await Promise.allSettled(frames.map((frame) => describeOne(frame, variant)));
     const outcomes: FrameOutcome[] = [];
     let failure: unknown;
     for (const s of settled) {
@@ -199,7 +232,7 @@ export async function createFaceEngine(options: FaceEngineOptions = {}): Promise
     }
     try {
       if (failure !== undefined) throw failure;
-      return combineFrames(outcomes, { agreeDistance: consensus.agreeDistance, minFrames, normalise: pipeline.normalise }).descriptor;
+      return combineFrames(outcomes, { agreeDistance: consensus.agreeDistance, minFrames, normalise: pipelines[variant]!.normalise }).descriptor;
     } finally {
       for (const o of outcomes) if (o.ok) o.descriptor.fill(0);
     }
@@ -254,7 +287,8 @@ export async function createFaceEngine(options: FaceEngineOptions = {}): Promise
       return observations;
     },
     enroll: (frames) => combine(frames, consensus.minEnrollFrames),
-    probe: (frames) => combine(frames, consensus.minProbeFrames),
+    probe: async (frames, modelVersion) => combine(frames, consensus.minProbeFrames, variantOf(modelVersion)),
+    legacy: legacy.map((l) => ({ modelVersion: modelVersionOf(l.pipeline), threshold: l.threshold })),
     close: () => analyser.close(),
   };
 }

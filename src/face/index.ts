@@ -9,7 +9,7 @@
 import { DEFAULT_CONSENSUS_LIMITS, DEFAULT_DETECTION_LIMITS, DEFAULT_PIPELINE, modelVersionOf } from './engine.ts';
 import { FRAME_LIMITS } from './limits.ts';
 
-export { createFaceEngine, TRACK_SEARCH_EVERY, type FaceEngine, type FaceEngineOptions, type FrameObservation } from './engine.ts';
+export { createFaceEngine, LEGACY_MODELS, TRACK_SEARCH_EVERY, type FaceEngine, type FaceEngineOptions, type FrameObservation, type LegacyModel } from './engine.ts';
 export { validateFrame, type FrameInfo } from './validate.ts';
 export type { FaceErrorCode } from './errors.ts';
 export type { ConsensusLimits, DetectionLimits, FrameLimits } from './limits.ts';
@@ -42,5 +42,6 @@ export const FACE_LIMITS = Object.freeze({
 declare module '../shared/errors.ts' {
   interface ErrorCodes {
     bad_frame_count: true;
+    face_model_unknown: true;
   }
 }

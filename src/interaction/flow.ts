@@ -2,7 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import type { AccountService } from '../accounts/index.ts';
 import { normaliseUsername, validateSignup, validateUsername } from '../accounts/index.ts';
 import type { Audit } from '../audit/index.ts';
-import type { BiometricService, VerifyOutcome } from '../biometric/index.ts';
+import type { BiometricService, StoredTemplate, VerifyOutcome } from '../biometric/index.ts';
 import type { DeviceQueries } from '../db/index.ts';
 import type { Totp } from '../mfa/index.ts';
 import type { Passkeys, PasskeyUse } from '../passkeys/index.ts';
@@ -187,7 +187,12 @@ export function createInteractionFlow(deps: FlowDeps) {
         const candidate = account && !pinnedElsewhere ? account.id : undefined;
         // The same query for unknown usernames (an id that matches nothing).
         const stored = await deps.accounts.template(candidate ?? randomUUID());
-        verdict = await deps.biometric.verify({ accountId: stored ? candidate : undefined, template: stored?.template, frames });
+        // A template of a legacy face model that matches is replaced by one of the current model
+        // (src/biometric migrate), audited in the same transaction.
+        const renew = stored && candidate !== undefined
+          ? (template: StoredTemplate, activate: () => Promise<void>) => deps.accounts.replaceTemplate(candidate, template, activate, { type: 'face_migrated', outcome: 'ok', accountId: candidate, ...request, detail: { from: stored.template.modelVersion, to: template.modelVersion } })
+          : undefined;
+        verdict = await deps.biometric.verify({ accountId: stored ? candidate : undefined, template: stored?.template, frames, renew });
       } catch (error) {
         // Not evaluated (no usable face, custodian or database down...): the attempt does not count.
         await reservation.release().catch(() => undefined);

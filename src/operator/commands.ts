@@ -18,6 +18,7 @@ export const USAGE = `Usage: npm run cli -- <command> [options] [--json]
   user:delete --username U
   user:reset-face --username U --face IMG [--face IMG ...]   (after checking the person's identity; audited)
   user:list
+  templates:status   (face templates per face model and HE parameter set: current, migrating on sign-in, or unusable)
   client:add --name N --redirect-uri URI [--redirect-uri URI ...] [--post-logout-uri URI ...] [--public] [--first-party] [--client-id ID] [--id-token-alg RS256|ES256]
   client:list
   client:delete --client-id ID
@@ -46,7 +47,7 @@ export const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export const COMMANDS = ['db:migrate', 'db:rollback', 'db:status', 'user:add', 'user:delete', 'user:reset-face', 'user:list', 'client:add', 'client:list', 'client:delete', 'keys:list', 'keys:rotate'] as const;
+export const COMMANDS = ['db:migrate', 'db:rollback', 'db:status', 'user:add', 'user:delete', 'user:reset-face', 'user:list', 'templates:status', 'client:add', 'client:list', 'client:delete', 'keys:list', 'keys:rotate'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 /** The commands that read face images (the CLI reads the files, the command gets the bytes). */
@@ -166,6 +167,18 @@ export function createCommands(services: CommandServices) {
     async 'user:list'() {
       const users = (await services.queries.accounts.list(1000)).map((account) => ({ id: account.id, username: account.username, email: account.email, createdAt: account.created_at.toISOString() }));
       return { text: users.map((user) => `${user.id}\t${user.username}\t${user.email}\t${user.createdAt}`).join('\n'), data: { users } };
+    },
+
+    async 'templates:status'() {
+      // Templates of a legacy model still verify and are replaced on the account's next
+      // successful sign-in; those of a model or HE parameter set this IdP no longer knows
+      // cannot be compared at all: those users must re-enrol (user:reset-face, or the account page).
+      const { modelVersion, legacyModelVersions, heParamsVersion } = services.biometric;
+      const statusOf = (row: { modelVersion: string; heParams: string }) =>
+        row.heParams !== heParamsVersion ? 'unusable' : row.modelVersion === modelVersion ? 'current' : legacyModelVersions.includes(row.modelVersion) ? 'migrates on sign-in' : 'unusable';
+      const groups = (await services.queries.templates.countByModel()).map((row) => ({ ...row, newest: row.newest.toISOString(), status: statusOf(row) }));
+      const lines = groups.map((g) => `${g.count}\t${g.status}\t${g.modelVersion}\t${g.heParams}\tnewest ${g.newest}`);
+      return { text: [`current: ${modelVersion} (${heParamsVersion})`, ...lines].join('\n'), data: { current: { modelVersion, heParams: heParamsVersion }, legacy: legacyModelVersions, groups } };
     },
 
     async 'client:add'(request) {

@@ -25,6 +25,16 @@ export function createTemplateQueries(db: Db) {
     async remove(accountId: string, trx: Db = db): Promise<boolean> {
       return (await trx('face_templates').where({ account_id: accountId }).delete()) > 0;
     },
+    /** How many templates there are per face model and HE parameter set (no template content). */
+    async countByModel(): Promise<Array<{ modelVersion: string; heParams: string; count: number; newest: Date }>> {
+      const rows = (await db('face_templates')
+        .select('model_version', 'he_params')
+        .count({ count: '*' })
+        .max({ newest: 'created_at' })
+        .groupBy('model_version', 'he_params')
+        .orderBy(['model_version', 'he_params'])) as Array<{ model_version: string; he_params: string; count: string | number; newest: Date | string }>;
+      return rows.map((r) => ({ modelVersion: r.model_version, heParams: r.he_params, count: Number(r.count), newest: new Date(r.newest) }));
+    },
     async findByAccount(accountId: string): Promise<TemplateRow | undefined> {
       return db<TemplateRow>('face_templates').where({ account_id: accountId }).first();
     },
