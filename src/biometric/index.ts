@@ -294,7 +294,7 @@ export function createBiometricService(deps: BiometricDeps): BiometricService {
           return 'outdated';
         }
         const verdict = await call('judge', () => custodian.judge(ticket.ticket, blinded));
-        if (verdict === 'match' && legacy && kept && renew) await migrate(accountId, legacy.modelVersion, kept, renew);
+        if (verdict === 'match' && legacy && renew) await migrate(accountId, legacy.modelVersion, kept!, renew);
         return verdict;
       } finally {
         probe.fill(0);

@@ -107,9 +107,9 @@
   // of a frame and carries on capturing; the answer (yaw, face width) arrives when it arrives.
   // Without workers or OffscreenCanvas the prompts advance on a timer; the server decides anyway.
   const tracker = {
-    ready: false,
     loading: Promise.resolve(),
-    worker: null,
+    worker: null, // set once the worker has loaded its models: the tracker is ready
+    get ready() { return this.worker !== null; },
     pending: new Map(),
     next: 0,
     load() {
@@ -117,7 +117,7 @@
       this.loading = new Promise((resolve) => {
         let worker;
         const stop = () => {
-          this.ready = false;
+          this.worker = null;
           if (worker) worker.terminate();
           for (const done of this.pending.values()) done({ failed: true });
           this.pending.clear();
@@ -134,7 +134,6 @@
           const message = event.data || {};
           if (message.type === 'ready') {
             this.worker = worker;
-            this.ready = true;
             root.dataset.tracker = message.backend; // which TensorFlow.js backend it runs on (tests read it)
             resolve();
           } else if (message.type === 'failed') {
