@@ -32,6 +32,8 @@ export const DEFAULT_DETECTION_LIMITS: DetectionLimits = Object.freeze({
   minScore: 0.5,
   minFaceSize: 60,
   secondFaceRatio: 0.5,
+  dominantFaceRatio: 0.8,
+  centralZone: 0.5,
 });
 
 export const DEFAULT_CONSENSUS_LIMITS: ConsensusLimits = Object.freeze({

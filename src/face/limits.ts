@@ -35,6 +35,14 @@ export interface DetectionLimits {
    * refusing on them would fail logins in any office or street. The largest face is the subject.
    */
   readonly secondFaceRatio: number;
+  /**
+   * Outside liveness bursts, a comparable face is allowed beside a dominant, central subject if it
+   * is narrower than this fraction of the subject's width and centred outside the frame's middle
+   * `centralZone` (subject.ts).
+   */
+  readonly dominantFaceRatio: number;
+  /** The frame's middle, as a fraction of each side, where a dominant subject's centre must be. */
+  readonly centralZone: number;
 }
 
 export interface ConsensusLimits {

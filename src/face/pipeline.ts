@@ -5,6 +5,7 @@ import type { RgbImage } from './decode.ts';
 import { faceError, type FaceErrorCode } from './errors.ts';
 import type { DetectionLimits } from './limits.ts';
 import type { Models, Tensor3D } from './models.ts';
+import { selectSubject } from './subject.ts';
 import type { Detection, FrameTimings, VariantResult } from './protocol.ts';
 
 /**
@@ -120,7 +121,7 @@ export class FrameAnalysis {
   }
 
   private async runOrThrow(p: PipelineConfig, observe: boolean, near: Detection | undefined): Promise<VariantResult> {
-    const { face, detector } = (near && p.detectors[0]?.net === 'tiny' ? await this.selectNear(p.detectors[0], near) : undefined) ?? await this.selectFace(p.detectors);
+    const { face, detector } = (near && p.detectors[0]?.net === 'tiny' ? await this.selectNear(p.detectors[0], near) : undefined) ?? await this.selectFace(p.detectors, observe);
     // Face size from the landmarks (detector-independent; detectors' boxes differ by 20-30%):
     // image pixels per unit of dlib's mean face, i.e. the face's width from jaw to jaw.
     const faceSize = p.descriptor === 'faceres1024' ? face.width : faceWidth(await this.faceLandmarks(face));
@@ -157,25 +158,16 @@ export class FrameAnalysis {
   }
 
   /**
-   * Exactly one usable face. Detections under `minScore` are not faces. The largest face is the
-   * subject; another face counts only if at least `secondFaceRatio` of its width (see limits.ts).
+   * Exactly one usable face. Detections under `minScore` are not faces; among the others the
+   * one-face rule (subject.ts) picks the subject, strictly in a liveness burst (`strict`).
    */
-  private async selectFace(detectors: readonly DetectorSpec[]): Promise<{ face: Detection; detector: number }> {
+  private async selectFace(detectors: readonly DetectorSpec[], strict: boolean): Promise<{ face: Detection; detector: number }> {
     for (let k = 0; k < detectors.length; k += 1) {
       const faces = (await this.detect(detectors[k]!)).filter((d) => d.score >= this.limits.minScore);
       if (faces.length === 0) continue;
-      return { face: this.onlyFace(faces), detector: k };
+      return { face: selectSubject(faces, this.image, this.limits, strict), detector: k };
     }
     throw faceError('no_face');
-  }
-
-  /** The largest face, unless another one is comparable (multiple_faces). */
-  private onlyFace(faces: Detection[]): Detection {
-    faces.sort((a, b) => b.width - a.width);
-    const primary = faces[0]!;
-    const others = faces.slice(1).filter((f) => f.width >= this.limits.secondFaceRatio * primary.width);
-    if (others.length > 0) throw faceError('multiple_faces');
-    return primary;
   }
 
   /**
@@ -214,7 +206,8 @@ export class FrameAnalysis {
       }
     });
     if (faces.length === 0) return undefined;
-    return { face: this.onlyFace(faces), detector: 0 };
+    // Only bursts are tracked: the strict rule.
+    return { face: selectSubject(faces, this.image, this.limits, true), detector: 0 };
   }
 
   private detect(spec: DetectorSpec): Promise<Detection[]> {

@@ -92,6 +92,29 @@ describe('face engine on the demo photos', () => {
   });
 });
 
+/** `other`'s photo, `height` px tall, standing at the right edge of `frame` (a bystander). */
+const withSecondFace = async (frame: Buffer, other: Buffer, height = 300) => {
+  const side = await sharp(other).resize({ height }).toBuffer({ resolveWithObject: true });
+  const width = Math.min(side.info.width, Math.round((250 * height) / 300));
+  const part = await sharp(side.data).extract({ left: 0, top: 0, width, height }).toBuffer();
+  return sharp(frame).composite([{ input: part, left: 640 - width, top: 20 }]).jpeg().toBuffer();
+};
+
+describe('face engine: the one-face rule (src/face/subject.ts)', () => {
+  it('takes a dominant central face beside a smaller one at the edge, in a single frame but not in a burst', async () => {
+    const frame = await withSecondFace(await webcamFrame(faces[0]!.image, { height: 360, centerX: 300 }), faces[2]!.image, 200);
+    const alone = await engine.describe(await webcamFrame(faces[0]!.image, { height: 360, centerX: 300 }));
+    expect(distance(await engine.describe(frame), alone)).toBeLessThan(0.1);
+    const [observed] = await engine.observe([frame]);
+    expect(observed!.ok ? 'ok' : observed!.code).toBe('multiple_faces');
+  });
+
+  it('refuses two faces of about the same size (multiple_faces)', async () => {
+    const frame = await withSecondFace(await webcamFrame(faces[0]!.image, { height: 300, centerX: 280 }), faces[2]!.image, 300);
+    expect(await errorCode(engine.describe(frame))).toBe('multiple_faces');
+  });
+});
+
 describe('face engine: a burst is tracked (observe)', () => {
   // FaceEngine.observe searches a window around the previous frame's face, and the whole frame
   // every TRACK_SEARCH_EVERY-th frame or after a miss. What it claims, tried.
@@ -99,12 +122,6 @@ describe('face engine: a burst is tracked (observe)', () => {
     const w = Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x));
     const h = Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
     return (w * h) / (a.width * a.height + b.width * b.height - w * h);
-  };
-  const withSecondFace = async (frame: Buffer, other: Buffer) => {
-    const side = await sharp(other).resize({ height: 300 }).toBuffer({ resolveWithObject: true });
-    const width = Math.min(side.info.width, 250);
-    const part = await sharp(side.data).extract({ left: 0, top: 0, width, height: 300 }).toBuffer();
-    return sharp(frame).composite([{ input: part, left: 640 - width, top: 90 }]).jpeg().toBuffer();
   };
 
   it('follows a moving face and finds the box and landmarks a whole-frame search finds', async () => {
