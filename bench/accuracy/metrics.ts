@@ -1,5 +1,6 @@
 /** Pure metrics of the accuracy benchmark: distances, thresholds at a FAR, FRR/FAR, enrollment. */
 import { combineFrames, DEFAULT_CONSENSUS_LIMITS, distance, isFaceErrorCode, type FrameOutcome } from '../../src/face/research.ts';
+import { DEFAULT_HE_PARAMS, quantise, quantisedDistanceSq } from '../../src/he/index.ts';
 import { rng, type Dataset } from './dataset.ts';
 
 /** The false-accept rates every report gives FRR at (NIST SP 800-63B-4: at most 1e-4). */
@@ -92,11 +93,73 @@ export function genuineDistances(pairs: [number, number][], outcomes: Outcome[])
   });
 }
 
+/** A distance between two descriptors: the float one, or what the encrypted decision sees. */
+export type Measure = (a: Float32Array, b: Float32Array) => number;
+
+/**
+ * The encrypted decision's distance: the encrypted match decides quantised d^2 < ceil((t s)^2 +
+ * D/6) (src/he/quantise.ts), which for an integer d^2 is exactly sqrt(d^2 - D/6) / s < t. So FAR
+ * and FRR of the encrypted path at any threshold t are counts of this value below t, and a
+ * threshold read off its impostor distribution holds for the encrypted decision itself
+ * (bench/accuracy.ts checks it against plainDecision). Quantised descriptors are cached per array.
+ */
+export function quantisedMeasure(): Measure {
+  const { scale, dimension } = DEFAULT_HE_PARAMS;
+  const cache = new WeakMap<Float32Array, Int32Array>();
+  const q = (x: Float32Array) => {
+    let v = cache.get(x);
+    if (!v) cache.set(x, (v = quantise(x)));
+    return v;
+  };
+  return (a, b) => Math.sqrt(Math.max(0, quantisedDistanceSq(q(a), q(b)) - dimension / 6)) / scale;
+}
+
+/**
+ * One-sided Clopper-Pearson upper bound on a rate seen as k events in n trials (exact binomial:
+ * the p at which P(X <= k) = 1 - confidence). Treats the trials as independent; impostor
+ * comparisons that share templates or probes are not, so it understates the uncertainty
+ * (bench/accuracy.ts reports the identities behind them).
+ */
+export function upperBound(k: number, n: number, confidence = 0.95): number {
+  if (n <= 0) return 1;
+  const logCdf = (p: number) => {
+    // log P(X <= k) by summing the terms in log space (k is small: hundreds at most here).
+    let term = n * Math.log1p(-p), sum = term;
+    for (let i = 1; i <= k; i += 1) {
+      term += Math.log((n - i + 1) / i) + Math.log(p) - Math.log1p(-p);
+      sum = Math.max(sum, term) + Math.log1p(Math.exp(-Math.abs(sum - term)));
+    }
+    return sum;
+  };
+  const target = Math.log(1 - confidence);
+  let lo = k / n, hi = 1;
+  for (let it = 0; it < 200; it += 1) {
+    const mid = (lo + hi) / 2;
+    if (logCdf(mid) > target) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+/**
+ * The largest threshold whose impostor rate stays at most `far`, by the point estimate and by
+ * its 95% upper bound (a threshold t accepts the impostors with distance < t).
+ */
+export function thresholdsForFar(sortedImpostors: Float32Array, far: number): { point: { threshold: number; accepted: number }; bound: { threshold: number; accepted: number } } {
+  const n = sortedImpostors.length;
+  const point = Math.min(Math.floor(far * n), n - 1);
+  let k = point;
+  while (k > 0 && upperBound(k, n) > far) k -= 1;
+  return { point: { threshold: sortedImpostors[point]!, accepted: point }, bound: { threshold: sortedImpostors[k]!, accepted: k } };
+}
+
 export interface EnrollmentResult {
   k: number;
   identities: number;
   failedToEnroll: number;
   verification: Verification;
+  /** The distances behind `verification` (NaN genuine = failed to enroll or acquire); not for --json. */
+  distances: { genuine: number[]; impostors: Float32Array };
 }
 
 /**
@@ -104,7 +167,7 @@ export interface EnrollmentResult {
  * others. `agreeDistance` is the consensus rule's outlier distance (default: production's, which
  * is on the 128-d descriptor's scale; other descriptors need theirs, see bench/accuracy.ts).
  */
-export function enrollment(ds: Dataset, outcomes: Outcome[], k: number, threshold: number, normalise: boolean, cap: number, seed: number, agreeDistance = DEFAULT_CONSENSUS_LIMITS.agreeDistance): EnrollmentResult | null {
+export function enrollment(ds: Dataset, outcomes: Outcome[], k: number, threshold: number, normalise: boolean, cap: number, seed: number, agreeDistance = DEFAULT_CONSENSUS_LIMITS.agreeDistance, measure: Measure = distance): EnrollmentResult | null {
   const byId = new Map<string, number[]>();
   ds.identity.forEach((id, i) => byId.set(id, [...(byId.get(id) ?? []), i]));
   const templates: { id: string; t: Float32Array }[] = [];
@@ -128,7 +191,7 @@ export function enrollment(ds: Dataset, outcomes: Outcome[], k: number, threshol
     templates.push({ id, t: template });
     for (const i of images.slice(k)) {
       const o = outcomes[i]!;
-      genuine.push(typeof o === 'string' ? Number.NaN : distance(template, o));
+      genuine.push(typeof o === 'string' ? Number.NaN : measure(template, o));
     }
   }
   if (identities === 0) return null;
@@ -136,14 +199,15 @@ export function enrollment(ds: Dataset, outcomes: Outcome[], k: number, threshol
   const imp: number[] = [];
   const total = templates.length * probes.length;
   if (total <= cap) {
-    for (const { id, t } of templates) for (const i of probes) if (ds.identity[i] !== id) imp.push(distance(t, outcomes[i] as Float32Array));
+    for (const { id, t } of templates) for (const i of probes) if (ds.identity[i] !== id) imp.push(measure(t, outcomes[i] as Float32Array));
   } else {
     const random = rng(seed + 1);
     while (imp.length < cap) {
       const { id, t } = templates[Math.floor(random() * templates.length)]!;
       const i = probes[Math.floor(random() * probes.length)]!;
-      if (ds.identity[i] !== id) imp.push(distance(t, outcomes[i] as Float32Array));
+      if (ds.identity[i] !== id) imp.push(measure(t, outcomes[i] as Float32Array));
     }
   }
-  return { k, identities, failedToEnroll: failed, verification: verification(genuine, Float32Array.from(imp).sort(), threshold) };
+  const impostors = Float32Array.from(imp).sort();
+  return { k, identities, failedToEnroll: failed, verification: verification(genuine, impostors, threshold), distances: { genuine, impostors } };
 }
