@@ -1,7 +1,8 @@
 /**
  * Face accuracy benchmark: failure-to-acquire, false-reject / false-accept at the configured
- * threshold, true-accept at fixed false-accept rates, multi-image enrollment, a comparison of
- * pipelines (--compare), and a re-run of a sample of decisions through the encrypted path.
+ * threshold, true-accept at fixed false-accept rates, multi-image enrollment, the threshold for
+ * FAR <= 1e-4 on the encrypted decision (with its 95% bound), a comparison of pipelines
+ * (--compare), and a re-run of a sample of decisions through the encrypted path.
  *
  *   npm run bench:accuracy -- [--faces DIR] [--pairs FILE] [--enroll K] [--json OUT] [--limit N]
  *                             [--extra N] [--compare] [--only I,J] [--threshold T] [--he N] [--workers N]
