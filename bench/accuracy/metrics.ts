@@ -143,14 +143,16 @@ export function upperBound(k: number, n: number, confidence = 0.95): number {
 
 /**
  * The largest threshold whose impostor rate stays at most `far`, by the point estimate and by
- * its 95% upper bound (a threshold t accepts the impostors with distance < t).
+ * its 95% upper bound (a threshold t accepts the impostors with distance < t). The bound is
+ * undefined when even no accepted impostor cannot show it (n below about 3 / far).
  */
-export function thresholdsForFar(sortedImpostors: Float32Array, far: number): { point: { threshold: number; accepted: number }; bound: { threshold: number; accepted: number } } {
+export function thresholdsForFar(sortedImpostors: Float32Array, far: number): { point: { threshold: number; accepted: number }; bound: { threshold: number; accepted: number } | undefined } {
   const n = sortedImpostors.length;
   const point = Math.min(Math.floor(far * n), n - 1);
   let k = point;
   while (k > 0 && upperBound(k, n) > far) k -= 1;
-  return { point: { threshold: sortedImpostors[point]!, accepted: point }, bound: { threshold: sortedImpostors[k]!, accepted: k } };
+  const bound = upperBound(k, n) <= far ? { threshold: sortedImpostors[k]!, accepted: k } : undefined;
+  return { point: { threshold: sortedImpostors[point]!, accepted: point }, bound };
 }
 
 export interface EnrollmentResult {

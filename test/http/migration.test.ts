@@ -47,8 +47,8 @@ describe('face model migration on sign-in', () => {
     await parts?.close();
   });
 
-  const templateOf = async (username: string) => (await database.knex('face_templates').join('accounts', 'accounts.id', 'face_templates.account_id').where('accounts.username', username).first()) as { model_version: string; ciphertext: Buffer; key_id: Buffer } | undefined;
-  const rowOf = async (username: string) => (await database.knex('face_templates').whereIn('account_id', database.knex('accounts').select('id').where({ username })).first()) as Record<string, unknown> & { account_id: unknown; ciphertext: Buffer };
+  /** The account's face_templates row, every column (what a database backup holds). */
+  const templateOf = async (username: string) => (await database.knex('face_templates').whereIn('account_id', database.knex('accounts').select('id').where({ username })).first()) as (Record<string, unknown> & { account_id: string; model_version: string; ciphertext: Buffer; key_id: Buffer }) | undefined;
   const status = async () => (await createCommands(idp!.app.services).run({ command: 'templates:status', options: {}, faces: [] })).data as { groups: Array<{ modelVersion: string; status: string; count: number }> };
   const threeOfA = () => [...parts.people.a.verify, parts.people.a.enroll[0]!].map(jpeg);
   const migrations = async () => (await database.knex('audit_events').where({ type: 'face_migrated' })) as Array<{ detail: unknown }>;
@@ -65,8 +65,7 @@ describe('face model migration on sign-in', () => {
     idp = await startIdp({ ...parts.parts, face: newEngine }, { database, dataDir });
     expect((await status()).groups).toEqual([expect.objectContaining({ modelVersion: oldEngine.modelVersion, status: 'migrates on sign-in', count: 2 })]);
     const { config } = await registerClient(idp, { name: 'Migration RP', firstParty: true });
-    const before = (await templateOf('ola'))!;
-    const backup = await rowOf('ola'); // what a database backup taken now holds
+    const before = (await templateOf('ola'))!; // also what a database backup taken now holds
 
     // The attacker's try: B's face against A's old template is refused and migrates nothing.
     const attacker = new HttpClient(idp.url);
@@ -116,14 +115,14 @@ describe('face model migration on sign-in', () => {
     // the new template and destroyed the old key, so it issues no ticket for the old template:
     // even A's own face is refused (the same answer as a wrong face), the IdP raises a tampering
     // alert, and nothing is re-migrated.
-    const current = await rowOf('ola');
-    await database.knex('face_templates').where({ account_id: current.account_id }).update(backup);
+    const current = (await templateOf('ola'))!;
+    await database.knex('face_templates').where({ account_id: current.account_id }).update(before);
     const rolledBack = await signInOverHttp(new HttpClient(idp.url), await authRequest(config), 'ola', threeOfA());
     expect(rolledBack.callback.href).toBe('about:blank');
     expect([rolledBack.last.status, rolledBack.last.json().error]).toEqual([401, 'face_not_matched']);
     const alerts = (await database.knex('audit_events').where({ type: 'template_tampered' })) as Array<{ detail: unknown }>;
     expect(alerts.map((a) => JSON.stringify(a.detail))).toEqual([expect.stringContaining('custodian')]);
-    expect((await rowOf('ola')).ciphertext.equals(before.ciphertext)).toBe(true);
+    expect((await templateOf('ola'))!.ciphertext.equals(before.ciphertext)).toBe(true);
     expect(await migrations()).toHaveLength(1);
     await database.knex('face_templates').where({ account_id: current.account_id }).update(current);
 
