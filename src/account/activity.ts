@@ -6,6 +6,8 @@ const REFUSALS: Record<string, string> = {
   no_face: 'no face in the pictures',
   multiple_faces: 'more than one face',
   face_too_small: 'face too far from the camera',
+  face_turned: 'face turned away from the camera',
+  face_blurred: 'blurred pictures',
   frames_disagree: 'the pictures did not agree',
   bad_image: 'a picture could not be read',
   liveness_failed: 'not a live person',

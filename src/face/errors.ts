@@ -10,6 +10,8 @@ export const FACE_ERRORS = {
   no_face: { status: 422, message: 'No face was found in the picture.' },
   multiple_faces: { status: 422, message: 'More than one face is in the picture: only the person signing in should be in view.' },
   face_too_small: { status: 422, message: 'The face is too small or too far from the camera: come closer.' },
+  face_turned: { status: 422, message: 'The face is turned away from the camera: look straight at it.' },
+  face_blurred: { status: 422, message: 'The picture of the face is blurred: hold still, with the face well lit.' },
   frames_disagree: { status: 422, message: 'The pictures do not show the same face consistently: try again.' },
   face_engine_unavailable: { status: 503, message: 'Face recognition is temporarily unavailable.' },
 } as const;

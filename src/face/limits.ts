@@ -43,6 +43,10 @@ export interface DetectionLimits {
   readonly dominantFaceRatio: number;
   /** The frame's middle, as a fraction of each side, where a dominant subject's centre must be. */
   readonly centralZone: number;
+  /** Quality gate (quality.ts): a face turned further than this (|yaw| in jaw widths) is refused, face_turned. */
+  readonly maxYaw: number;
+  /** Quality gate (quality.ts): a face whose chip is less sharp than this is refused, face_blurred. */
+  readonly minSharpness: number;
 }
 
 export interface ConsensusLimits {

@@ -5,6 +5,7 @@ import type { RgbImage } from './decode.ts';
 import { faceError, type FaceErrorCode } from './errors.ts';
 import type { DetectionLimits } from './limits.ts';
 import type { Models, Tensor3D } from './models.ts';
+import { qualityRefusal, sharpnessOf, yawOf, type FaceQuality } from './quality.ts';
 import { selectSubject } from './subject.ts';
 import type { Detection, FrameTimings, VariantResult } from './protocol.ts';
 
@@ -48,6 +49,9 @@ export interface PipelineConfig {
 }
 
 export type { Detection, FrameTimings, VariantResult } from './protocol.ts';
+
+/** What makes one frame unusable (a typed refusal of the frame, not of the request). */
+const FRAME_REFUSALS = ['no_face', 'multiple_faces', 'face_too_small', 'face_turned', 'face_blurred'] as const satisfies readonly FaceErrorCode[];
 
 const detectorKey = (d: DetectorSpec) => `${d.net}${d.inputSize ?? ''}${d.pad ? `pad${Math.round(d.pad * 100)}` : ''}`;
 
@@ -115,7 +119,7 @@ export class FrameAnalysis {
       return await this.runOrThrow(pipeline, options.observe ?? false, options.near);
     } catch (error) {
       const code = (error as { code?: unknown }).code;
-      if (typeof code === 'string' && ['no_face', 'multiple_faces', 'face_too_small'].includes(code)) return { ok: false, code: code as FaceErrorCode };
+      if (typeof code === 'string' && (FRAME_REFUSALS as readonly string[]).includes(code)) return { ok: false, code: code as FaceErrorCode };
       throw error;
     }
   }
@@ -126,16 +130,21 @@ export class FrameAnalysis {
     // image pixels per unit of dlib's mean face, i.e. the face's width from jaw to jaw.
     const faceSize = p.descriptor === 'faceres1024' ? face.width : faceWidth(await this.faceLandmarks(face));
     if (faceSize < this.limits.minFaceSize) throw faceError('face_too_small');
+    // The quality gate: not on a liveness burst's frames (turning the head is what they show;
+    // its key frames, the most frontal, go through the gate when they are matched).
+    const quality = observe || p.descriptor === 'faceres1024' ? undefined : await this.quality(face);
+    const refusal = quality && qualityRefusal(quality, this.limits);
+    if (refusal) throw faceError(refusal);
     if (p.descriptor === 'rec128') {
       const d = await this.rec128(face, p.align, !observe && (p.mirror ?? false));
       const descriptor = p.normalise ? l2(d) : d.slice();
-      if (!observe) return { ok: true, descriptor, face, detector, faceSize };
+      if (!observe) return { ok: true, descriptor, face, detector, faceSize, quality };
       const points = await this.faceLandmarks(face);
       return { ok: true, descriptor, face, detector, faceSize, landmarks: Float32Array.from(points.flat()), appearance: appearanceOf(this.image, points), frame: { width: this.image.width, height: this.image.height } };
     }
     if (isCandidate(p.descriptor)) {
       const d = await this.candidate(face, p.descriptor, !observe && (p.mirror ?? false));
-      return { ok: true, descriptor: p.normalise ? l2(d) : d.slice(), face, detector, faceSize };
+      return { ok: true, descriptor: p.normalise ? l2(d) : d.slice(), face, detector, faceSize, quality };
     }
     const partner = p.descriptor === 'fusion' ? p.fusionWith ?? 'faceres1024' : 'faceres1024';
     const other = partner === 'faceres1024' ? await this.faceres(face) : await this.candidate(face, partner, p.mirror ?? false);
@@ -148,7 +157,13 @@ export class FrameAnalysis {
     const out = new Float32Array(a.length + b.length);
     for (let i = 0; i < a.length; i += 1) out[i] = a[i]! * Math.sqrt(w);
     for (let i = 0; i < b.length; i += 1) out[a.length + i] = b[i]! * Math.sqrt(1 - w);
-    return { ok: true, descriptor: p.normalise ? l2(out) : out, face, detector, faceSize };
+    return { ok: true, descriptor: p.normalise ? l2(out) : out, face, detector, faceSize, quality };
+  }
+
+  /** Pose and sharpness of a face (quality.ts), on its 150 px dlib chip whatever the descriptor's own. */
+  private async quality(face: Detection): Promise<FaceQuality> {
+    const points = await this.faceLandmarks(face);
+    return { yaw: yawOf(points), sharpness: sharpnessOf(extractChip(this.image, chipTransform(points)), 150) };
   }
 
   /** Runs landmarks and the descriptor network on a given box (worker warm-up only). */

@@ -1,6 +1,7 @@
 import type { FaceErrorCode } from './errors.ts';
 import type { DetectionLimits, FrameLimits } from './limits.ts';
 import type { PipelineConfig } from './pipeline.ts';
+import type { FaceQuality } from './quality.ts';
 
 /**
  * The messages between the face engine (engine.ts, on the pool) and its worker threads
@@ -58,6 +59,8 @@ export type VariantResult =
     readonly landmarks?: Float32Array;
     /** Observed frames only: how the face and its surroundings look, coarsely (appearance.ts), continuity for liveness. */
     readonly appearance?: Float32Array;
+    /** Frames outside a liveness burst, with 68 landmarks: the measures of the quality gate (quality.ts). */
+    readonly quality?: FaceQuality;
     /** The decoded frame's size in pixels. */
     readonly frame?: { readonly width: number; readonly height: number };
   }

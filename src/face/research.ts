@@ -11,5 +11,6 @@ export {
 } from './engine.ts';
 export { isFaceErrorCode } from './errors.ts';
 export { FRAME_LIMITS } from './limits.ts';
+export { qualityRefusal, type FaceQuality, type QualityRule } from './quality.ts';
 export { pipelineDimension, pipelineKey, type PipelineConfig } from './pipeline.ts';
 export type { AnalyseResult, VariantResult } from './protocol.ts';

@@ -31,6 +31,8 @@ const CODE_TITLES: Record<string, string> = {
   no_face: 'No face found',
   multiple_faces: 'More than one face',
   face_too_small: 'Face too far away',
+  face_turned: 'Face turned away',
+  face_blurred: 'Picture blurred',
   frames_disagree: 'The pictures did not agree',
   bad_image: 'Picture not usable',
   totp_invalid: 'Wrong code',

@@ -42,6 +42,8 @@ describe.skipIf(skip !== null)('sign-up and sign-in in a real browser', () => {
     const group = facesDir() ? loadFace('_multiple_faces', 1) : demoPhoto(1);
     await camera('two', [await sharp(group).resize(640, 480, { fit: 'cover' }).jpeg().toBuffer()]);
     await camera('none', [await webcamFrame(await demoBackground())]);
+    // The same person out of focus (sigma 6 px on the 640x480 frame): the quality gate's face_blurred.
+    await camera('blurred', [await sharp(who.a.verify[0]!).blur(6).jpeg({ quality: 90 }).toBuffer()]);
     console.log(`[e2e] faces from ${who.source}`);
   });
 
@@ -148,6 +150,13 @@ describe.skipIf(skip !== null)('sign-up and sign-in in a real browser', () => {
   it('explains a picture with no face', async () => {
     const { code } = await refused('none', 'no-face');
     expect(code).toBe('no_face');
+  });
+
+  it('explains a blurred picture instead of refusing the face', async () => {
+    const { page, code } = await refused('blurred', 'blurred');
+    expect(code).toBe('face_blurred');
+    expect(await page.textContent('h1')).toContain('Picture blurred');
+    expect(await page.locator('[data-retry]').count()).toBe(1);
   });
 
   it('explains a camera that cannot be used', async () => {

@@ -115,6 +115,32 @@ describe('face engine: the one-face rule (src/face/subject.ts)', () => {
   });
 });
 
+describe('face engine: the quality gate (src/face/quality.ts)', () => {
+  // A user at arm's length (a ~180 px face); a strong defocus or motion blur is sigma 6 here.
+  const frame = () => webcamFrame(faces[0]!.image, { height: 480 });
+  const blurred = async (sigma: number) => sharp(await frame()).blur(sigma).jpeg({ quality: 85 }).toBuffer();
+
+  it('refuses a blurred face with its own code, and keeps a slightly soft one', async () => {
+    expect(await errorCode(engine.describe(await blurred(6)))).toBe('face_blurred');
+    const soft = await engine.describe(await blurred(1));
+    expect(distance(soft, await engine.describe(await frame()))).toBeLessThan(DEFAULT_MATCH_THRESHOLD);
+  });
+
+  it('drops a blurred frame from a probe or a template, and says why when too few are left', async () => {
+    const good = await Promise.all([frame(), webcamFrame(faces[0]!.image, { height: 420, mirror: true }), webcamFrame(faces[0]!.image, { height: 450, centerX: 340 })]);
+    const bad = await blurred(6);
+    const template = await engine.enroll([...good, bad]);
+    expect(distance(template, await engine.probe([bad, good[0]!]))).toBeLessThan(DEFAULT_MATCH_THRESHOLD);
+    expect(await errorCode(engine.probe([bad]))).toBe('face_blurred');
+    expect(await errorCode(engine.enroll([good[0]!, good[1]!, bad]))).toBe('face_blurred');
+  });
+
+  it('leaves a liveness burst\'s frames to the liveness check (turning and motion are what it films)', async () => {
+    const [observed] = await engine.observe([await blurred(6)]);
+    expect(observed!.ok).toBe(true);
+  });
+});
+
 describe('face engine: a burst is tracked (observe)', () => {
   // FaceEngine.observe searches a window around the previous frame's face, and the whole frame
   // every TRACK_SEARCH_EVERY-th frame or after a miss. What it claims, tried.

@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFaceEngine, DEFAULT_MATCH_THRESHOLD, type FaceEngine } from '../../../src/face/index.ts';
 import { distance } from '../../../src/face/consensus.ts';
 import { errorCode } from '../../../support/errors.ts';
-import { facesRequirement, loadFace, webcamFrame } from '../../../support/faces.ts';
+import { facesDir, facesRequirement, loadFace, webcamFrame } from '../../../support/faces.ts';
 
 // Real photos from FACES_DIR (LFW and face_recognition fixtures). Skipped, with the reason
 // printed, when the directory is missing; REQUIRE_FACES=1 makes that a failure.
@@ -41,6 +43,14 @@ describe.skipIf(!faces.available)(`face engine on real photos${faces.available ?
 
   it('refuses the group photos (multiple_faces)', async () => {
     for (const n of [1, 2, 3]) expect(await errorCode(engine.describe(loadFace('_multiple_faces', n))), `_multiple_faces/${n}`).toBe('multiple_faces');
+  });
+
+  it('refuses a face in profile (face_turned) and keeps the performer facing the camera', async () => {
+    // head-motion-1 (video/README.md): frame 25 (1.6 s) is the close-up profile of another
+    // person (yaw proxy about -0.5); frame 101 (6.7 s) the performer, nearly frontal.
+    const frame = (n: number) => readFileSync(path.join(facesDir()!, 'video', 'head-motion-1', `${String(n).padStart(3, '0')}.jpg`));
+    expect(await errorCode(engine.describe(frame(25)))).toBe('face_turned');
+    expect((await engine.describe(frame(101))).length).toBeGreaterThan(0);
   });
 
   it('enrolls from webcam-like frames and verifies a later frame; a frame of someone else is dropped', async () => {
