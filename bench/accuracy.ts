@@ -6,6 +6,7 @@
  *
  *   npm run bench:accuracy -- [--faces DIR] [--pairs FILE] [--enroll K] [--json OUT] [--limit N]
  *                             [--extra N] [--compare] [--only I,J] [--threshold T] [--he N] [--workers N]
+ *                             [--max-yaw Y] [--min-sharpness S]
  *
  * DIR holds <identity>/<n>.jpg (default $FACES_DIR/lfw, FACES_DIR defaulting to ../shared/faces,
  * with its lfw_pairs.txt). FILE is in LFW pairs format ("Name n1 n2" same person, "Name1 n1 Name2
@@ -17,6 +18,9 @@
  * compares the production pipeline with COMPARE_PIPELINES[I], [J] only. The descriptor candidates
  * read their weights from $FACE_CANDIDATE_MODELS (src/face/candidates.ts).
  *
+ * --max-yaw / --min-sharpness replace the production quality gate (src/face/quality.ts); the
+ * "Quality gate" table compares it with the gate off and with other rules on the same images.
+ *
  * Descriptors stay in memory; nothing but the figures (--json) is written.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -25,11 +29,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MATCH_THRESHOLD } from '../src/face/index.ts';
-import { createFaceAnalyser, DEFAULT_CONSENSUS_LIMITS, DEFAULT_DETECTION_LIMITS, DEFAULT_PIPELINE, distance, modelVersionOf, pipelineDimension, pipelineKey, type PipelineConfig } from '../src/face/research.ts';
+import { createFaceAnalyser, DEFAULT_CONSENSUS_LIMITS, DEFAULT_DETECTION_LIMITS, DEFAULT_PIPELINE, distance, modelVersionOf, pipelineDimension, pipelineKey, qualityRefusal, type FaceQuality, type PipelineConfig, type QualityRule } from '../src/face/research.ts';
+import { qualitySweep, type GateRow } from './accuracy/quality.ts';
+import { probeFusion, type FusionResult } from './accuracy/fusion.ts';
 import { formatTable, median, percentile } from './lib/table.ts';
 
 import { buildDataset } from './accuracy/dataset.ts';
-import { countBelow, enrollment, genuineDistances, impostorDistances, quantisedMeasure, thresholdAtFar, thresholdsForFar, upperBound, verification, type EnrollmentResult, type Outcome } from './accuracy/metrics.ts';
+import { countBelow, enrollment, genuineDistances, impostorDistances, quantisedMeasure, thresholdAtFar, thresholdsForFar, upperBound, verification, type EnrollmentResult, type Outcome, type Verification } from './accuracy/metrics.ts';
 import { plainDecision } from '../src/he/index.ts';
 import { rng } from './accuracy/dataset.ts';
 import { encryptedPath, quantisedDecisions, type EncryptedResult } from './accuracy/encrypted.ts';
@@ -83,6 +89,8 @@ async function main(): Promise<void> {
       impostors: { type: 'string', default: '5000000' },
       'time-sample': { type: 'string', default: '60' },
       'min-face': { type: 'string' },
+      'max-yaw': { type: 'string' },
+      'min-sharpness': { type: 'string' },
       seed: { type: 'string', default: '1' },
       only: { type: 'string' },
     },
@@ -112,8 +120,15 @@ async function main(): Promise<void> {
   // The workers run with no minimum face size; the production minimum (the last check of the
   // pipeline, after "exactly one face") is applied here, so that its effect can be reported.
   const minFaceSize = values['min-face'] ? Number(values['min-face']) : DEFAULT_DETECTION_LIMITS.minFaceSize;
-  const analyser = await createFaceAnalyser({ workers, pipelines, maxQueue: 1_000_000, detection: { minFaceSize: 0 } });
+  // The quality gate likewise: off in the workers, applied here (and swept: "Quality gate").
+  const gate: QualityRule = {
+    maxYaw: values['max-yaw'] ? Number(values['max-yaw']) : DEFAULT_DETECTION_LIMITS.maxYaw,
+    minSharpness: values['min-sharpness'] ? Number(values['min-sharpness']) : DEFAULT_DETECTION_LIMITS.minSharpness,
+  };
+  const analyser = await createFaceAnalyser({ workers, pipelines, maxQueue: 1_000_000, detection: { minFaceSize: 0, maxYaw: Number.POSITIVE_INFINITY, minSharpness: 0 } });
   const faceSizes: number[] = new Array<number>(ds.keys.length).fill(Number.NaN);
+  const quality: (FaceQuality | undefined)[] = new Array<FaceQuality | undefined>(ds.keys.length);
+  const ungated: Outcome[] = new Array<Outcome>(ds.keys.length);
   const outcomesRaw: (Float32Array | undefined)[] = new Array<Float32Array | undefined>(ds.keys.length);
   const outcomes: Outcome[][] = pipelines.map(() => new Array<Outcome>(ds.keys.length));
   const retries: number[][] = pipelines.map(() => []);
@@ -127,10 +142,13 @@ async function main(): Promise<void> {
       try {
         const { results, timings } = await analyser.analyse(readFileSync(ds.files[i]!), { variants });
         results.forEach((r, v) => {
-          outcomes[v]![i] = !r.ok ? r.code : r.faceSize < minFaceSize ? 'face_too_small' : r.descriptor;
+          const sized: Outcome = !r.ok ? r.code : r.faceSize < minFaceSize ? 'face_too_small' : r.descriptor;
+          outcomes[v]![i] = typeof sized === 'string' || !r.ok || !r.quality ? sized : qualityRefusal(r.quality, gate) ?? sized;
+          if (v === 0) ungated[i] = sized;
           if (v === 0 && r.ok) {
             faceSizes[i] = r.faceSize;
             outcomesRaw[i] = r.descriptor;
+            quality[i] = r.quality;
           }
           if (r.ok) retries[v]![r.detector] = (retries[v]![r.detector] ?? 0) + 1;
         });
@@ -138,6 +156,7 @@ async function main(): Promise<void> {
       } catch (error) {
         const code = (error as { code?: string }).code ?? 'error';
         for (const o of outcomes) o[i] = code;
+        ungated[i] = code;
       }
       done += 1;
       if (done % 250 === 0) {
@@ -263,6 +282,38 @@ async function main(): Promise<void> {
     }
   }
 
+  // The quality gate (src/face/quality.ts): what each rule refuses and what it buys, one run.
+  let gateRows: GateRow[] = [];
+  {
+    const measured = quality.filter((q): q is FaceQuality => q !== undefined);
+    if (measured.length) {
+      const yaws = measured.map((q) => Math.abs(q.yaw)).sort((a, b) => a - b), sharp = measured.map((q) => q.sharpness).sort((a, b) => a - b);
+      const off = { maxYaw: Number.POSITIVE_INFINITY, minSharpness: 0 };
+      const rules = [
+        { label: 'off', rule: off },
+        ...[0.35, 0.4, 0.45].map((y) => ({ label: `abs(yaw) <= ${y}`, rule: { ...off, maxYaw: y } })),
+        ...[0.08, 0.09, 0.1, 0.11].map((m) => ({ label: `sharpness >= ${m}`, rule: { ...off, minSharpness: m } })),
+        ...[[0.4, 0.09], [0.45, 0.09], [0.4, 0.1]].map(([y, m]) => ({ label: `abs(yaw) <= ${y}, sharpness >= ${m}`, rule: { maxYaw: y!, minSharpness: m! } })),
+        { label: `this run: abs(yaw) <= ${gate.maxYaw}, sharpness >= ${gate.minSharpness}`, rule: gate },
+      ];
+      gateRows = qualitySweep(ds, ungated, quality, rules, { k, threshold, normalise: DEFAULT_PIPELINE.normalise, cap: impostorCap, seed });
+      lines.push('### Quality gate (pose and sharpness, src/face/quality.ts)', '');
+      lines.push(`Acquired faces: |yaw| p50 ${median(yaws).toFixed(3)}, p90 ${percentile(yaws, 90).toFixed(3)}, p99 ${percentile(yaws, 99).toFixed(3)} jaw widths; sharpness p1 ${percentile(sharp, 1).toFixed(3)}, p5 ${percentile(sharp, 5).toFixed(3)}, median ${median(sharp).toFixed(3)}.`, '');
+      lines.push(formatTable(
+        ['rule', 'refused (turned, blurred)', `FRR @ ${threshold}, pairs it refuses`, `FRR @ ${threshold}, pairs it keeps`, `single: FAR @ ${threshold}, FRR @ FAR 1e-4 all (acquired)`, `${k}-image template: FTE, FAR @ ${threshold}, FRR @ FAR 1e-4 all (acquired)`],
+        gateRows.map((g) => [
+          g.label,
+          `${pct((g.refused.turned + g.refused.blurred) / g.refused.of)} (${g.refused.turned}, ${g.refused.blurred})`,
+          g.frrRefusedPairs.pairs ? `${pct(g.frrRefusedPairs.frr)} of ${g.frrRefusedPairs.pairs}` : '-',
+          `${pct(g.frrKeptPairs.frr)} of ${g.frrKeptPairs.pairs}`,
+          `${g.single.far.toExponential(2)}, ${pct(g.single.frrAt1e4)} (${pct(g.single.frrAt1e4Acquired)})`,
+          g.template ? `${g.template.failedToEnroll}, ${g.template.far.toExponential(2)}, ${pct(g.template.frrAt1e4)} (${pct(g.template.frrAt1e4Acquired)})` : '-',
+        ]),
+      ));
+      lines.push('', 'Refused images count as failures to acquire (to enroll, in a template\'s first K images). "Pairs it refuses": acquired genuine pairs, gate off, with an image the rule refuses: how often the gate turns a false reject into advice. On a live camera a refused frame is followed by others (the page says what to change); on LFW a refused photo is final.', '');
+    }
+  }
+
   // Enrollment with K images
   // K = k for the production pipeline is templates[0] (same rule, same agree distance): not again.
   const enrolled: EnrollmentResult[] = [];
@@ -319,6 +370,36 @@ async function main(): Promise<void> {
     lines.push(`### Threshold for FAR <= 1e-4 on the encrypted decision (${k}-image template vs one image)`, '');
     lines.push(formatTable(['threshold for', 'threshold', 'impostors accepted (FAR)', 'FAR, 95% upper bound', 'FRR: all (acquired)'], rows));
     lines.push('', `Distances as the encrypted match decides them (quantised, src/he); ${quantisedTemplates.identities - quantisedTemplates.failedToEnroll} templates of ${quantisedTemplates.identities} identities against every acquired image of the other identities. Upper bound: one-sided Clopper-Pearson, comparisons taken as independent (they share templates and probes, so the real uncertainty is larger). Quantised measure vs plainDecision on ${checked.toLocaleString('en-US')} pairs (most within 0.05 of a threshold): ${differ} differ.`, '');
+  }
+
+  // Multi-image probes: the same templates against one photo and against the consensus of two.
+  let fusion: FusionResult | null = null;
+  if (k > 1) {
+    fusion = probeFusion(ds, o0, { k, m: 2, threshold, normalise: DEFAULT_PIPELINE.normalise, measure });
+    if (fusion) {
+      const f = fusion;
+      const row = (label: string, v: Verification) => {
+        const accepted = Math.round(v.far * v.impostorPairs);
+        return [label, v.genuineAttempts, `${accepted} / ${v.impostorPairs.toLocaleString('en-US')} = ${v.far.toExponential(2)} (UB ${upperBound(accepted, v.impostorPairs).toExponential(2)})`, `${pct(v.frr)} (${pct(v.frrAcquired)})`, ...v.atFar.slice(1).map((a) => `${pct(1 - a.tar)} (${pct(1 - a.tarAcquired)}), ${a.threshold.toFixed(4)}`)];
+      };
+      lines.push(`### Multi-image probe (${k}-image template vs the consensus of ${f.m} photos, encrypted decision)`, '');
+      lines.push(formatTable(
+        ['probe', 'genuine probes', `impostors accepted @ ${threshold} (FAR, 95% UB)`, `FRR @ ${threshold}: all (acquired)`, 'FRR @ FAR 1e-3: all (acquired), thr', 'FRR @ FAR 1e-4: all (acquired), thr'],
+        [row('one photo (each of the two)', f.single), row(`consensus of ${f.m} photos (engine.probe's rule)`, f.fused)],
+      ));
+      // The threshold must hold for the probe that sits nearest everyone: the consensus.
+      const rows: (string | number)[][] = [];
+      for (const [label, d] of [['one photo', f.distances.single], [`consensus of ${f.m} photos`, f.distances.fused]] as const) {
+        const chosen = thresholdsForFar(d.impostors, 1e-4);
+        for (const [what, t] of [['point estimate', chosen.point.threshold], ['95% upper bound', chosen.bound?.threshold]] as const) {
+          if (t === undefined) continue;
+          const v = verification(d.genuine, d.impostors, t);
+          rows.push([label, `FAR <= 1e-4, ${what}`, t.toFixed(4), `${pct(v.frr)} (${pct(v.frrAcquired)})`]);
+        }
+      }
+      lines.push('', formatTable(['probe', 'threshold for', 'threshold', 'FRR there: all (acquired)'], rows));
+      lines.push('', `Genuine: ${f.identities} identities with at least ${k + f.m} images (${f.failedToEnroll} failed to enroll), the template of the first ${k} against the next ${f.m}. Impostors: every template against every acquired photo of another identity (one photo), or against the consensus of pairs of another identity's photos (at most 45 pairs per identity). LFW's photos of a person are years apart; a burst's frames are a fraction of a second apart and nearly alike, so a burst's consensus buys less on the genuine side than this, and shifts impostors less.`, '');
+    }
   }
 
   // Encrypted path
@@ -391,6 +472,8 @@ async function main(): Promise<void> {
       phases: Object.fromEntries((Object.keys(phase) as (keyof typeof phase)[]).map((key) => [key, { median: median(phase[key]), p95: percentile(phase[key], 95) }])),
       enrollment: enrolled.map(withoutDistances),
       farTarget,
+      qualityGate: gateRows,
+      multiImageProbe: fusion && (({ distances: _, ...figures }) => figures)(fusion),
       encrypted,
       thresholdAtFar1e3: suggested,
       templateThresholdAtFar1e3: templateThreshold,
