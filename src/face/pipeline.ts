@@ -163,7 +163,12 @@ export class FrameAnalysis {
   /** Pose and sharpness of a face (quality.ts), on its 150 px dlib chip whatever the descriptor's own. */
   private async quality(face: Detection): Promise<FaceQuality> {
     const points = await this.faceLandmarks(face);
-    return { yaw: yawOf(points), sharpness: sharpnessOf(extractChip(this.image, chipTransform(points)), 150) };
+    const chip = extractChip(this.image, chipTransform(points));
+    try {
+      return { yaw: yawOf(points), sharpness: sharpnessOf(chip, 150) };
+    } finally {
+      chip.fill(0); // a face image: not left in the heap (like the frame, zeroed by the worker)
+    }
   }
 
   /** Runs landmarks and the descriptor network on a given box (worker warm-up only). */

@@ -67,6 +67,7 @@ export function sharpnessOf(chip: Float32Array, size: number): number {
       n += 1;
     }
   }
+  luma.fill(0);
   const variance = sumSq / n - (sum / n) ** 2;
   // A flat region (a uniform patch, not a face) has no detail at all.
   return variance > 1 ? Math.sqrt(lapSq / n) / Math.sqrt(variance) : 0;
