@@ -29,8 +29,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MATCH_THRESHOLD } from '../src/face/index.ts';
-import { createFaceAnalyser, DEFAULT_CONSENSUS_LIMITS, DEFAULT_DETECTION_LIMITS, DEFAULT_PIPELINE, distance, modelVersionOf, pipelineDimension, pipelineKey, qualityRefusal, type FaceQuality, type PipelineConfig, type QualityRule } from '../src/face/research.ts';
-import { qualitySweep, type GateRow } from './accuracy/quality.ts';
+import { createFaceAnalyser, DEFAULT_CONSENSUS_LIMITS, DEFAULT_DETECTION_LIMITS, DEFAULT_PIPELINE, distance, modelVersionOf, pipelineDimension, pipelineKey, type FaceQuality, type PipelineConfig, type QualityRule } from '../src/face/research.ts';
+import { gated, qualitySweep, type GateRow } from './accuracy/quality.ts';
 import { probeFusion, type FusionResult } from './accuracy/fusion.ts';
 import { formatTable, median, percentile } from './lib/table.ts';
 
@@ -143,7 +143,7 @@ async function main(): Promise<void> {
         const { results, timings } = await analyser.analyse(readFileSync(ds.files[i]!), { variants });
         results.forEach((r, v) => {
           const sized: Outcome = !r.ok ? r.code : r.faceSize < minFaceSize ? 'face_too_small' : r.descriptor;
-          outcomes[v]![i] = typeof sized === 'string' || !r.ok || !r.quality ? sized : qualityRefusal(r.quality, gate) ?? sized;
+          outcomes[v]![i] = gated([sized], [r.ok ? r.quality : undefined], gate)[0]!;
           if (v === 0) ungated[i] = sized;
           if (v === 0 && r.ok) {
             faceSizes[i] = r.faceSize;

@@ -12,9 +12,9 @@
  * millions of comparisons, enough to read a FAR of 1e-4 (the genuine side has one probe per
  * identity with K + M photos).
  */
-import { combineFrames, DEFAULT_CONSENSUS_LIMITS, isFaceErrorCode, type FrameOutcome } from '../../src/face/research.ts';
+import { DEFAULT_CONSENSUS_LIMITS } from '../../src/face/research.ts';
 import type { Dataset } from './dataset.ts';
-import { verification, type Measure, type Outcome, type Verification } from './metrics.ts';
+import { consensusOf, verification, type Measure, type Outcome, type Verification } from './metrics.ts';
 
 export interface FusionResult {
   readonly m: number;
@@ -28,15 +28,7 @@ export interface FusionResult {
   readonly distances: { single: { genuine: number[]; impostors: Float32Array }; fused: { genuine: number[]; impostors: Float32Array } };
 }
 
-const frameOf = (o: Outcome): FrameOutcome => (typeof o === 'string' ? { ok: false, code: isFaceErrorCode(o) ? o : 'no_face' } : { ok: true, descriptor: o });
-
-function consensus(outcomes: Outcome[], images: number[], minFrames: number, normalise: boolean): Float32Array | undefined {
-  try {
-    return combineFrames(images.map((i) => frameOf(outcomes[i]!)), { agreeDistance: DEFAULT_CONSENSUS_LIMITS.agreeDistance, minFrames, normalise }).descriptor;
-  } catch {
-    return undefined;
-  }
-}
+const consensus = (outcomes: Outcome[], images: number[], minFrames: number, normalise: boolean) => consensusOf(outcomes, images, { minFrames, normalise });
 
 export function probeFusion(ds: Dataset, outcomes: Outcome[], options: { k: number; m: number; threshold: number; normalise: boolean; measure: Measure; pairsPerIdentity?: number }): FusionResult | null {
   const { k, m, threshold, normalise, measure } = options;

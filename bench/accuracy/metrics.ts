@@ -164,6 +164,19 @@ export interface EnrollmentResult {
   distances: { genuine: number[]; impostors: Float32Array };
 }
 
+/** The consensus rule (engine.enroll / engine.probe) on these images' outcomes, or undefined when it refuses. */
+export function consensusOf(outcomes: readonly Outcome[], images: readonly number[], options: { minFrames: number; normalise: boolean; agreeDistance?: number }): Float32Array | undefined {
+  const frames: FrameOutcome[] = images.map((i) => {
+    const o = outcomes[i]!;
+    return typeof o === 'string' ? { ok: false, code: isFaceErrorCode(o) ? o : 'no_face' } : { ok: true, descriptor: o };
+  });
+  try {
+    return combineFrames(frames, { agreeDistance: options.agreeDistance ?? DEFAULT_CONSENSUS_LIMITS.agreeDistance, minFrames: options.minFrames, normalise: options.normalise }).descriptor;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Template = enroll() of the first K images of an identity (same consensus code), probes = the
  * others. `agreeDistance` is the consensus rule's outlier distance (default: production's, which
@@ -178,14 +191,8 @@ export function enrollment(ds: Dataset, outcomes: Outcome[], k: number, threshol
   for (const [id, images] of byId) {
     if (images.length < k + 1) continue;
     identities += 1;
-    const frames: FrameOutcome[] = images.slice(0, k).map((i) => {
-      const o = outcomes[i]!;
-      return typeof o === 'string' ? { ok: false, code: isFaceErrorCode(o) ? o : 'no_face' } : { ok: true, descriptor: o };
-    });
-    let template: Float32Array;
-    try {
-      template = combineFrames(frames, { agreeDistance, minFrames: Math.min(k, DEFAULT_CONSENSUS_LIMITS.minEnrollFrames), normalise }).descriptor;
-    } catch {
+    const template = consensusOf(outcomes, images.slice(0, k), { agreeDistance, minFrames: Math.min(k, DEFAULT_CONSENSUS_LIMITS.minEnrollFrames), normalise });
+    if (!template) {
       failed += 1;
       for (const _ of images.slice(k)) genuine.push(Number.NaN);
       continue;

@@ -94,6 +94,7 @@ export class FrameAnalysis {
   private readonly detections = new Map<string, Promise<Detection[]>>();
   private readonly landmarks = new Map<string, Promise<Point[]>>();
   private readonly descriptors = new Map<string, Promise<Float32Array>>();
+  private readonly chips = new Map<string, Float32Array>();
   private humanFaces: Promise<HumanFace[]> | undefined;
   private readonly padded = new Map<number, { tensor: Tensor3D; dx: number; dy: number }>();
 
@@ -108,6 +109,8 @@ export class FrameAnalysis {
     this.tensor.dispose();
     for (const p of this.padded.values()) p.tensor.dispose();
     this.padded.clear();
+    for (const chip of this.chips.values()) chip.fill(0);
+    this.chips.clear();
   }
 
   /**
@@ -163,12 +166,21 @@ export class FrameAnalysis {
   /** Pose and sharpness of a face (quality.ts), on its 150 px dlib chip whatever the descriptor's own. */
   private async quality(face: Detection): Promise<FaceQuality> {
     const points = await this.faceLandmarks(face);
-    const chip = extractChip(this.image, chipTransform(points));
-    try {
-      return { yaw: yawOf(points), sharpness: sharpnessOf(chip, 150) };
-    } finally {
-      chip.fill(0); // a face image: not left in the heap (like the frame, zeroed by the worker)
+    return { yaw: yawOf(points), sharpness: sharpnessOf(this.dlibChip(face, points), 150) };
+  }
+
+  /**
+   * The 150 px dlib chip of a face, cut once per frame (the quality gate and the 128-d network
+   * both read it); zeroed in dispose(), like every face image in the worker.
+   */
+  private dlibChip(face: Detection, points: readonly Point[]): Float32Array {
+    const key = `${face.x},${face.y},${face.width},${face.height}`;
+    let chip = this.chips.get(key);
+    if (!chip) {
+      chip = extractChip(this.image, chipTransform(points));
+      this.chips.set(key, chip);
     }
+    return chip;
   }
 
   /** Runs landmarks and the descriptor network on a given box (worker warm-up only). */
@@ -286,7 +298,7 @@ export class FrameAnalysis {
         const { faceapi, tf } = this.models;
         let input: Tensor3D;
         if (align === 'dlib') {
-          input = tf.tensor3d(extractChip(this.image, chipTransform(points)), [150, 150, 3], 'float32');
+          input = tf.tensor3d(this.dlibChip(face, points), [150, 150, 3], 'float32');
         } else {
           // face-api's own crop (what withFaceDescriptors() does): an axis-aligned box from the
           // eye and mouth centres. FaceLandmarks68 takes positions relative to the image size.
